@@ -1,0 +1,1 @@
+"""Sans-I/O protocol codecs shared by the drivers and the simulator."""

@@ -1,0 +1,205 @@
+"""Register maps: which words to read in one request, and numbers to and from those words.
+
+Modbus tables and the umbilical controller's data groups are both arrays of 16-bit words,
+so one codec serves the drivers (decode) and the simulator (encode). Planning coalesces
+nearby fields into block reads, spanning gaps of at most `max_gap` unused addresses in the
+manner of Telegraf's `max_insert`, and never more than a request may carry (125 registers,
+2000 bits). Decoding is vectorised: a block's fields are grouped by encoding once, at
+construction, so decoding a block is a handful of numpy operations whatever its size.
+
+Bytes within a word are big-endian (the Modbus convention); the order of the two words of a
+32-bit value is per field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from groundseg.config.model import DataType, WordOrder
+
+__all__ = [
+    "MAX_BITS_PER_READ",
+    "MAX_REGISTERS_PER_READ",
+    "BitBlockCodec",
+    "Block",
+    "WordBlockCodec",
+    "WordField",
+    "encode_words",
+    "plan_blocks",
+]
+
+MAX_REGISTERS_PER_READ = 125
+MAX_BITS_PER_READ = 2000
+
+_INT_BOUNDS: dict[DataType, tuple[int, int]] = {
+    DataType.INT16: (-(2**15), 2**15 - 1),
+    DataType.UINT16: (0, 2**16 - 1),
+    DataType.INT32: (-(2**31), 2**31 - 1),
+    DataType.UINT32: (0, 2**32 - 1),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WordField:
+    """One channel's place in a word (or bit) address space and its scaling."""
+
+    channel: int
+    address: int
+    type: DataType
+    word_order: WordOrder = WordOrder.BIG
+    bit: int | None = None
+    scale: float = 1.0
+    offset: float = 0.0
+    is_bit_table: bool = False
+
+    @property
+    def span(self) -> int:
+        return 1 if self.is_bit_table else self.type.words
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Addresses [start, start + count) read in one request, and the fields inside."""
+
+    start: int
+    count: int
+    fields: tuple[WordField, ...]
+
+
+def plan_blocks(fields: Iterable[WordField], *, max_gap: int, max_count: int) -> list[Block]:
+    """Coalesce fields into as few reads as the gap and size limits allow."""
+    ordered = sorted(fields, key=lambda f: (f.address, f.bit or 0))
+    blocks: list[Block] = []
+    start = end = 0
+    members: list[WordField] = []
+    for field in ordered:
+        field_end = field.address + field.span
+        if members and (field.address - end > max_gap or max(end, field_end) - start > max_count):
+            blocks.append(Block(start, end - start, tuple(members)))
+            members = []
+        if not members:
+            start, end = field.address, field_end
+        members.append(field)
+        end = max(end, field_end)
+    if members:
+        blocks.append(Block(start, end - start, tuple(members)))
+    return blocks
+
+
+class WordBlockCodec:
+    """Decodes the words of one block into engineering values, and encodes values into words."""
+
+    def __init__(self, block: Block) -> None:
+        self.block = block
+        fields = block.fields
+        self.channels = np.array([f.channel for f in fields], dtype=np.uint32)
+        self._scale = np.array([f.scale for f in fields], dtype=np.float64)
+        self._offset = np.array([f.offset for f in fields], dtype=np.float64)
+
+        def select(predicate: Callable[[WordField], bool]) -> npt.NDArray[np.intp]:
+            return np.array([i for i, f in enumerate(fields) if predicate(f)], dtype=np.intp)
+
+        self._u16 = select(lambda f: f.bit is None and f.type == DataType.UINT16)
+        self._i16 = select(lambda f: f.bit is None and f.type == DataType.INT16)
+        self._bits = select(lambda f: f.bit is not None)
+        self._u32 = select(lambda f: f.type == DataType.UINT32)
+        self._i32 = select(lambda f: f.type == DataType.INT32)
+        self._f32 = select(lambda f: f.type == DataType.FLOAT32)
+        self._pos = np.array([f.address - block.start for f in fields], dtype=np.intp)
+        self._bit = np.array([f.bit or 0 for f in fields], dtype=np.uint16)
+        little = np.array([f.word_order == WordOrder.LITTLE for f in fields], dtype=bool)
+        self._hi = self._pos + little.astype(np.intp)
+        self._lo = self._pos + (~little).astype(np.intp)
+
+    def decode(self, words: npt.NDArray[np.uint16]) -> npt.NDArray[np.float64]:
+        """Values in the order of `self.channels`, from exactly `block.count` words."""
+        if len(words) != self.block.count:
+            raise ValueError(
+                f"block at {self.block.start} expects {self.block.count} words, got {len(words)}"
+            )
+        raw = np.empty(len(self.channels), dtype=np.float64)
+        pos = self._pos
+        raw[self._u16] = words[pos[self._u16]]
+        raw[self._i16] = words[pos[self._i16]].view(np.int16)
+        raw[self._bits] = (words[pos[self._bits]] >> self._bit[self._bits]) & 1
+        for group, view in ((self._u32, np.uint32), (self._i32, np.int32), (self._f32, np.float32)):
+            if len(group):
+                joined = (words[self._hi[group]].astype(np.uint32) << 16) | words[self._lo[group]]
+                raw[group] = joined.view(view)
+        return raw * self._scale + self._offset
+
+    def encode(self, values: npt.NDArray[np.float64], words: npt.NDArray[np.uint16]) -> None:
+        """Write `values` (in the order of `self.channels`) into `words` (the block's words)."""
+        raw = (values - self._offset) / self._scale
+        pos = self._pos
+        words[pos[self._u16]] = _to_int(raw[self._u16], DataType.UINT16)
+        words[pos[self._i16]] = (
+            _to_int(raw[self._i16], DataType.INT16).astype(np.int16).view(np.uint16)
+        )
+        if len(self._bits):
+            bit_pos, shift = pos[self._bits], self._bit[self._bits]
+            ones = (np.nan_to_num(raw[self._bits]) > 0.5).astype(np.uint16)
+            np.bitwise_and.at(words, bit_pos, ~(np.uint16(1) << shift))
+            np.bitwise_or.at(words, bit_pos, ones << shift)
+        for group, kind in ((self._u32, DataType.UINT32), (self._i32, DataType.INT32)):
+            if len(group):
+                joined = _to_int(raw[group], kind).astype(np.int64).astype(np.uint32)
+                self._split(group, joined, words)
+        if len(self._f32):
+            self._split(self._f32, raw[self._f32].astype(np.float32).view(np.uint32), words)
+
+    def _split(
+        self,
+        group: npt.NDArray[np.intp],
+        joined: npt.NDArray[np.uint32],
+        words: npt.NDArray[np.uint16],
+    ) -> None:
+        words[self._hi[group]] = (joined >> 16).astype(np.uint16)
+        words[self._lo[group]] = (joined & 0xFFFF).astype(np.uint16)
+
+
+class BitBlockCodec:
+    """Coils and discrete inputs: one bit per address, values 0.0 or 1.0."""
+
+    def __init__(self, block: Block) -> None:
+        self.block = block
+        self.channels = np.array([f.channel for f in block.fields], dtype=np.uint32)
+        self._pos = np.array([f.address - block.start for f in block.fields], dtype=np.intp)
+
+    def decode(self, bits: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+        if len(bits) < self.block.count:
+            raise ValueError(
+                f"block at {self.block.start} expects {self.block.count} bits, got {len(bits)}"
+            )
+        return bits[self._pos].astype(np.float64)
+
+    def encode(self, values: npt.NDArray[np.float64], bits: npt.NDArray[np.bool_]) -> None:
+        bits[self._pos] = np.nan_to_num(values) > 0.5
+
+
+def encode_words(field: WordField, value: float) -> list[int]:
+    """The words that carry one value; for writing a single channel."""
+    words = np.zeros(field.span, dtype=np.uint16)
+    positioned = WordField(
+        channel=field.channel,
+        address=0,
+        type=field.type,
+        word_order=field.word_order,
+        scale=field.scale,
+        offset=field.offset,
+    )
+    WordBlockCodec(Block(0, field.span, (positioned,))).encode(
+        np.array([value], dtype=np.float64), words
+    )
+    return [int(w) for w in words]
+
+
+def _to_int(raw: npt.NDArray[np.float64], kind: DataType) -> npt.NDArray[np.int64]:
+    low, high = _INT_BOUNDS[kind]
+    # A value beyond what the type carries saturates, as a PLC's analog output does.
+    rounded = np.rint(np.nan_to_num(raw, nan=0.0, posinf=high, neginf=low))
+    return np.clip(rounded, low, high).astype(np.int64)

@@ -1,0 +1,48 @@
+"""The pad definition: devices, channels, valves and commands, loaded from one TOML file."""
+
+from groundseg.config.load import load_pad, parse_pad
+from groundseg.config.model import (
+    Channel,
+    Check,
+    Command,
+    DataType,
+    Device,
+    GroupSource,
+    Limits,
+    LinkKind,
+    PadDefinition,
+    Parameter,
+    RegisterMap,
+    RegisterSource,
+    SentenceSource,
+    SerialEndpoint,
+    Table,
+    TcpEndpoint,
+    Valve,
+    WordOrder,
+    Write,
+)
+
+__all__ = [
+    "Channel",
+    "Check",
+    "Command",
+    "DataType",
+    "Device",
+    "GroupSource",
+    "Limits",
+    "LinkKind",
+    "PadDefinition",
+    "Parameter",
+    "RegisterMap",
+    "RegisterSource",
+    "SentenceSource",
+    "SerialEndpoint",
+    "Table",
+    "TcpEndpoint",
+    "Valve",
+    "WordOrder",
+    "Write",
+    "load_pad",
+    "parse_pad",
+]

@@ -1,0 +1,149 @@
+"""The one exception tree of groundseg, split by who failed.
+
+    GroundsegError
+    ├── ConfigError             our configuration is wrong (file, dotted key, expectation)
+    ├── LinkError               the link to a device failed (device)
+    │   ├── LinkDown            not connected, cannot open, connection lost
+    │   └── LinkTimeout         no (matching) reply within the timeout
+    ├── ProtocolError           bytes from the remote end violate the protocol (device, reason)
+    ├── DeviceError             the device understood and refused (device, code)
+    └── CommandError            a command could not be carried out (command)
+        ├── CommandRejected     refused before anything was written (bad argument, not writable)
+        └── VerificationFailed  written, but the readback did not confirm within the window
+
+Foreign exceptions (pymodbus, pyserial, OSError) are translated once, at the driver
+boundary; nothing above a driver sees a library's exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "CommandError",
+    "CommandRejected",
+    "ConfigError",
+    "ConfigProblem",
+    "DeviceError",
+    "GroundsegError",
+    "LinkDown",
+    "LinkError",
+    "LinkTimeout",
+    "ProtocolError",
+    "VerificationFailed",
+    "VerifyMismatch",
+]
+
+
+class GroundsegError(Exception):
+    """Base of every error groundseg raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigProblem:
+    """One thing wrong in a configuration file: where, and what was expected there."""
+
+    key: str
+    expected: str
+    line: int | None = None
+
+
+class ConfigError(GroundsegError):
+    """A configuration file is wrong; each problem names the dotted key and the expectation.
+
+    All problems found in one pass are reported together, so a user fixes a file in one go.
+    """
+
+    def __init__(self, file: str, problems: Sequence[ConfigProblem]) -> None:
+        if not problems:
+            raise ValueError("a ConfigError needs at least one problem")
+        self.file = file
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self._describe(p) for p in self.problems))
+
+    @property
+    def key(self) -> str:
+        return self.problems[0].key
+
+    @property
+    def expected(self) -> str:
+        return self.problems[0].expected
+
+    def _describe(self, problem: ConfigProblem) -> str:
+        where = f"{self.file}:{problem.line}" if problem.line is not None else self.file
+        return (
+            f"{where}: {problem.key}: {problem.expected}"
+            if problem.key
+            else f"{where}: {problem.expected}"
+        )
+
+
+class LinkError(GroundsegError):
+    """The link to a device failed; the device itself may be fine."""
+
+    def __init__(self, device: str, reason: str) -> None:
+        self.device = device
+        self.reason = reason
+        super().__init__(f"{device}: {reason}")
+
+
+class LinkDown(LinkError):
+    """Not connected: the port cannot be opened or the connection was lost."""
+
+
+class LinkTimeout(LinkError):
+    """No matching reply arrived within the timeout."""
+
+
+class ProtocolError(GroundsegError):
+    """Bytes from the remote end violate the protocol (bad checksum, malformed frame)."""
+
+    def __init__(self, reason: str, *, device: str = "") -> None:
+        self.device = device
+        self.reason = reason
+        super().__init__(f"{device}: {reason}" if device else reason)
+
+
+class DeviceError(GroundsegError):
+    """The device understood the request and refused it (exception response, NAK)."""
+
+    def __init__(self, device: str, code: int, reason: str) -> None:
+        self.device = device
+        self.code = code
+        self.reason = reason
+        super().__init__(f"{device}: device refused (code {code}): {reason}")
+
+
+class CommandError(GroundsegError):
+    """A command could not be carried out."""
+
+    def __init__(self, command: str, reason: str) -> None:
+        self.command = command
+        self.reason = reason
+        super().__init__(f"{command}: {reason}")
+
+
+class CommandRejected(CommandError):
+    """Refused before anything was written to a device."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyMismatch:
+    """One readback that did not reach its expected value."""
+
+    channel: str
+    expected: str
+    seen: str
+
+
+class VerificationFailed(CommandError):
+    """The write went out but the readback did not confirm it within the window."""
+
+    def __init__(self, command: str, window_s: float, mismatches: Sequence[VerifyMismatch]) -> None:
+        self.window_s = window_s
+        self.mismatches = tuple(mismatches)
+        detail = "; ".join(
+            f"{m.channel}: expected {m.expected}, saw {m.seen}" for m in self.mismatches
+        )
+        super().__init__(command, f"not verified within {window_s:g} s ({detail})")

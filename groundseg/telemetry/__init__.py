@@ -1,0 +1,1 @@
+"""Telemetry in memory: sample batches, the latest-value table, staleness."""
