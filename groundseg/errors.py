@@ -9,6 +9,7 @@
     ├── DeviceError             the device understood and refused (device, code)
     └── CommandError            a command could not be carried out (command)
         ├── CommandRejected     refused before anything was written (bad argument, not writable)
+        ├── WriteFailed         a write did not reach the device (link or device error)
         └── VerificationFailed  written, but the readback did not confirm within the window
 
 Foreign exceptions (pymodbus, pyserial, OSError) are translated once, at the driver
@@ -33,6 +34,7 @@ __all__ = [
     "ProtocolError",
     "VerificationFailed",
     "VerifyMismatch",
+    "WriteFailed",
 ]
 
 
@@ -126,6 +128,14 @@ class CommandError(GroundsegError):
 
 class CommandRejected(CommandError):
     """Refused before anything was written to a device."""
+
+
+class WriteFailed(CommandError):
+    """A write did not reach the device; `cause` is the link or device error."""
+
+    def __init__(self, command: str, cause: LinkError | DeviceError | ProtocolError) -> None:
+        self.cause = cause
+        super().__init__(command, f"write failed: {cause}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -260,7 +260,12 @@ def _channel(
                 point=spec.point,
             )
         case schema.SentenceChannelSpec():
-            source = SentenceSource(kind=spec.sentence, sensor=spec.sensor, field=spec.field)
+            source = SentenceSource(
+                kind=spec.sentence,
+                sensor=spec.sensor,
+                field=spec.field,
+                empty_value=spec.empty_value,
+            )
     rate = spec.rate_hz or (
         device.heartbeat_hz
         if isinstance(source, GroupSource) and source.group == 0

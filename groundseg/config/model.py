@@ -144,6 +144,8 @@ class SentenceSource:
     kind: str
     sensor: str
     field: str
+    empty_value: float | None = None
+    """What an empty field means (e.g. no strike within range); None: an invalid reading."""
 
 
 ChannelSource = RegisterSource | GroupSource | SentenceSource

@@ -136,6 +136,9 @@ class SentenceChannelSpec(_ChannelSpec):
     sentence: Literal["WND", "ATM", "LTG", "GAS"]
     sensor: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,8}$")]
     field: str
+    empty_value: float | None = None
+    """What an empty field means for this channel (e.g. no strike: beyond range); without it
+    an empty field is an invalid reading."""
 
     @model_validator(mode="after")
     def _field_of_sentence(self) -> SentenceChannelSpec:

@@ -1,0 +1,208 @@
+"""The `groundseg` command line.
+
+    groundseg check-config pads/baiterek.toml
+    groundseg poll --pad pads/baiterek.toml --sim
+    groundseg poll --pad pads/baiterek.toml --endpoint plc=10.0.0.5:502 --channels 'lox.*'
+
+Configuration mistakes get a precise message and exit status 2, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from groundseg import __version__
+from groundseg.clock import SystemClock
+from groundseg.config import LinkKind, PadDefinition, load_pad
+from groundseg.drivers.factory import build_drivers, with_endpoints
+from groundseg.drivers.modbus import plan_reads
+from groundseg.errors import ConfigError, ConfigProblem, GroundsegError
+from groundseg.logs import configure_logging
+from groundseg.poll_view import PollView, run_poll, select_channels
+from groundseg.simulator import simulator_process
+from groundseg.telemetry.latest import LatestValues
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        result: int = args.handler(args)
+    except ConfigError as exc:
+        print(f"groundseg: configuration error\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except GroundsegError as exc:
+        print(f"groundseg: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="groundseg", description="Ground-segment telemetry and pad control."
+    )
+    parser.add_argument("--version", action="version", version=f"groundseg {__version__}")
+    parser.add_argument(
+        "--log-level", default="warning", help="debug, info, warning or error (logs go to stderr)"
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    check = commands.add_parser(
+        "check-config", help="validate a pad definition and print a summary"
+    )
+    check.add_argument("file", type=Path, help="pad definition (TOML)")
+    check.set_defaults(handler=_check_config)
+
+    poll = commands.add_parser("poll", help="live table of channel values, for a test bench")
+    poll.add_argument("--pad", type=Path, required=True, help="pad definition (TOML)")
+    poll.add_argument("--sim", action="store_true", help="start the simulated pad and poll it")
+    poll.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="with --sim: plant time runs this many times faster",
+    )
+    poll.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="with --sim: inject a fault at start",
+    )
+    poll.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        metavar="DEVICE=ENDPOINT",
+        help="override an endpoint: plc=HOST:PORT or gas_panel=/dev/ttyUSB0",
+    )
+    poll.add_argument(
+        "--device", action="append", default=None, metavar="ID", help="poll only these devices"
+    )
+    poll.add_argument(
+        "--channels",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="show only channels matching (e.g. 'lox.s1.*')",
+    )
+    poll.add_argument("--refresh-hz", type=float, default=4.0, help="display refresh rate")
+    poll.add_argument(
+        "--duration", type=float, default=None, metavar="S", help="stop after S seconds"
+    )
+    poll.add_argument(
+        "--once", action="store_true", help="print one table once values are in, then exit"
+    )
+    poll.set_defaults(handler=_poll)
+    return parser
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    pad = load_pad(args.file)
+    console = _console()
+    console.print(f"[bold]{pad.name}[/bold] ({pad.vehicle}), {pad.site}: {args.file} is valid")
+    for device_id, device in pad.devices.items():
+        channels = pad.channels_of(device_id)
+        rates = sorted({c.rate_hz for c in channels}, reverse=True)
+        line = f"  {device_id:<10} {device.link.value:<17} {device.endpoint!s:<22} {len(channels):>4} channels at {', '.join(f'{r:g}' for r in rates)} Hz"
+        if device.link in (LinkKind.MODBUS_TCP, LinkKind.MODBUS_RTU):
+            requests = sum(len(reads) for reads in plan_reads(device, channels).values())
+            line += f"; {requests} requests per scan"
+        console.print(line, highlight=False)
+    writable = sum(1 for c in pad.channels if c.writable)
+    console.print(
+        f"  {len(pad.channels)} channels ({writable} writable), {len(pad.valves)} valves, {len(pad.commands)} commands",
+        highlight=False,
+    )
+    return 0
+
+
+def _poll(args: argparse.Namespace) -> int:
+    pad = load_pad(args.pad)
+    endpoints = _parse_endpoints(args.endpoint)
+    if args.speed <= 0:
+        raise ConfigError(
+            "--speed", [ConfigProblem(key="", expected=f"must be positive, got {args.speed:g}")]
+        )
+    asyncio.run(_poll_async(pad, args, endpoints))
+    return 0
+
+
+async def _poll_async(
+    pad: PadDefinition, args: argparse.Namespace, endpoints: dict[str, str]
+) -> None:
+    async with _endpoints(args, endpoints) as resolved:
+        pad = with_endpoints(pad, resolved, source="--endpoint")
+        clock = SystemClock()
+        latest = LatestValues(len(pad.channels))
+        drivers = build_drivers(pad, latest.update, clock, only=args.device)
+        shown = [c for c in select_channels(pad, args.channels) if c.device in drivers]
+        view = PollView(pad, shown, latest, drivers, clock)
+        async with asyncio.TaskGroup() as tasks:
+            running = [
+                tasks.create_task(d.run(), name=f"driver-{d.device.id}") for d in drivers.values()
+            ]
+            settle_s = 2.0 * max(
+                (
+                    d.device.stale_after_periods
+                    / min(c.rate_hz for c in pad.channels_of(d.device.id))
+                    for d in drivers.values()
+                ),
+                default=1.0,
+            )
+            await run_poll(
+                view,
+                refresh_hz=args.refresh_hz,
+                once=args.once,
+                duration_s=args.duration,
+                settle_s=settle_s,
+                console=Console(),
+            )
+            for task in running:
+                task.cancel()
+
+
+@contextlib.asynccontextmanager
+async def _endpoints(
+    args: argparse.Namespace, endpoints: dict[str, str]
+) -> AsyncIterator[dict[str, str]]:
+    if not args.sim:
+        yield endpoints
+        return
+    async with simulator_process(args.pad, speed=args.speed, faults=args.fault) as simulated:
+        yield simulated | endpoints
+
+
+def _console() -> Console:
+    # Piped output (a log, a test) gets wide lines instead of wrapping at 80 columns.
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
+def _parse_endpoints(items: Sequence[str]) -> dict[str, str]:
+    endpoints, problems = {}, []
+    for item in items:
+        device, equals, endpoint = item.partition("=")
+        if not equals or not device or not endpoint:
+            problems.append(
+                ConfigProblem(key=item, expected="DEVICE=ENDPOINT, e.g. plc=127.0.0.1:1502")
+            )
+            continue
+        endpoints[device] = endpoint
+    if problems:
+        raise ConfigError("--endpoint", problems)
+    return endpoints

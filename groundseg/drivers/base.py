@@ -1,0 +1,304 @@
+"""What every driver shares: its channels, quality, staleness, link upkeep and counters.
+
+A driver reads its device on a schedule and hands each poll cycle to a sink as one
+`SampleBatch`. Quality is decided here, once, for every link: a reading outside the
+channel's valid range or not a number is INVALID; a device's error answer is INVALID; a
+channel not refreshed within `stale_after_periods` of its period is STALE (and so is every
+channel of a link known to be down). A stale or invalid sample carries the last value read,
+so displays can grey it out rather than blank it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+import structlog
+
+from groundseg.clock import Clock
+from groundseg.config import Channel, Device
+from groundseg.drivers.backoff import Backoff
+from groundseg.errors import LinkDown
+from groundseg.quality import Quality
+from groundseg.telemetry.batch import QUALITY_DTYPE, SampleBatch
+from groundseg.telemetry.staleness import StalenessWatchdog
+
+__all__ = [
+    "BatchSink",
+    "Driver",
+    "DriverCore",
+    "DriverStatistics",
+    "LinkCounters",
+    "LinkState",
+    "Reading",
+    "poll_on_schedule",
+]
+
+BatchSink = Callable[[SampleBatch], None]
+
+
+class LinkState(StrEnum):
+    CONNECTING = "connecting"
+    UP = "up"
+    DOWN = "down"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DriverStatistics:
+    """A snapshot of one driver's counters."""
+
+    device: str
+    link: LinkState
+    cycles: int
+    requests: int
+    responses: int
+    timeouts: int
+    link_losses: int
+    reconnects: int
+    device_errors: int
+    bad_frames: int
+    garbage_bytes: int
+    late_replies: int
+    overruns: int
+    samples: int
+    stale_channels: int
+    last_error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One channel's value as just read, for verification and bench checks."""
+
+    value: float
+    quality: Quality
+
+
+@dataclass(slots=True)
+class LinkCounters:
+    """The counters a link updates as it exchanges frames."""
+
+    requests: int = 0
+    responses: int = 0
+    timeouts: int = 0
+    device_errors: int = 0
+    bad_frames: int = 0
+    garbage_bytes: int = 0
+    late_replies: int = 0
+
+
+@dataclass(slots=True)
+class _Counters(LinkCounters):
+    cycles: int = 0
+    link_losses: int = 0
+    reconnects: int = 0
+    overruns: int = 0
+    samples: int = 0
+    last_error: str = ""
+
+
+class Driver(Protocol):
+    """A device's driver, as the controller and the tools see it."""
+
+    @property
+    def device(self) -> Device: ...
+
+    async def run(self) -> None:
+        """Keep the link up and poll until cancelled; never returns on its own."""
+        ...
+
+    async def wait_connected(self) -> None:
+        """Return once the link is up (the service is ready)."""
+        ...
+
+    async def read_now(self, channel_ids: Sequence[str]) -> dict[str, Reading]:
+        """Read these channels from the device right now, outside the poll schedule."""
+        ...
+
+    def statistics(self) -> DriverStatistics: ...
+
+
+class DriverCore:
+    """Shared state and behaviour of one driver; drivers compose it."""
+
+    def __init__(
+        self, device: Device, channels: Sequence[Channel], sink: BatchSink, clock: Clock
+    ) -> None:
+        self.device = device
+        self.channels = tuple(channels)
+        self.sink = sink
+        self.clock = clock
+        self.log = structlog.get_logger("groundseg.driver").bind(device=device.id)
+        self.global_index = np.array([c.index for c in channels], dtype=np.uint32)
+        self.local = {c.id: i for i, c in enumerate(channels)}
+        self.low = np.array([c.valid_range[0] if c.valid_range else -np.inf for c in channels])
+        self.high = np.array([c.valid_range[1] if c.valid_range else np.inf for c in channels])
+        self.last_value = np.full(len(channels), np.nan)
+        self.watchdog = StalenessWatchdog(
+            [c.period_s for c in channels],
+            stale_after_periods=device.stale_after_periods,
+            now=clock.monotonic(),
+        )
+        self.counters = _Counters()
+        self.link = LinkState.CONNECTING
+        self.connected = asyncio.Event()
+        self.lost = asyncio.Event()
+        self.backoff = Backoff(cap_s=device.reconnect_max_s)
+        self._seq = 0
+
+    # -- publishing ----------------------------------------------------------------------
+
+    def qualify(
+        self, local: npt.NDArray[np.intp], values: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.uint8]:
+        """GOOD, or INVALID where a value is not a number or outside the channel's span."""
+        bad = ~np.isfinite(values) | (values < self.low[local]) | (values > self.high[local])
+        return np.where(bad, np.uint8(Quality.INVALID), np.uint8(Quality.GOOD)).astype(
+            QUALITY_DTYPE
+        )
+
+    def publish(
+        self,
+        local: npt.NDArray[np.intp],
+        values: npt.NDArray[np.float64],
+        quality: npt.NDArray[np.uint8] | None = None,
+    ) -> None:
+        """Emit fresh readings of `local` channels as one batch."""
+        if len(local) == 0:
+            return
+        if quality is None:
+            quality = self.qualify(local, values)
+        now = self.clock.monotonic()
+        self.watchdog.observe(local, now)
+        self.last_value[local] = values
+        self._emit(local, values, quality)
+
+    def publish_invalid(self, local: npt.NDArray[np.intp]) -> None:
+        """The device answered with an error for these channels: INVALID, last value kept."""
+        if len(local) == 0:
+            return
+        self.watchdog.observe(local, self.clock.monotonic())
+        self._emit(
+            local, self.last_value[local], np.full(len(local), Quality.INVALID, dtype=QUALITY_DTYPE)
+        )
+
+    def publish_stale(self, local: npt.NDArray[np.intp]) -> None:
+        if len(local) == 0:
+            return
+        self._emit(
+            local, self.last_value[local], np.full(len(local), Quality.STALE, dtype=QUALITY_DTYPE)
+        )
+
+    def _emit(
+        self,
+        local: npt.NDArray[np.intp],
+        values: npt.NDArray[np.float64],
+        quality: npt.NDArray[np.uint8],
+    ) -> None:
+        batch = SampleBatch.at(
+            source=self.device.id,
+            seq=self._seq,
+            time_ns=self.clock.time_ns(),
+            channel=self.global_index[local],
+            value=np.asarray(values, dtype=np.float64),
+            quality=quality,
+        )
+        self._seq += 1
+        self.counters.samples += len(batch)
+        self.sink(batch)
+
+    # -- tasks every driver runs --------------------------------------------------------
+
+    async def watch_staleness(self) -> None:
+        """Mark channels stale as their freshness deadlines pass."""
+        while True:
+            deadline = min(self.watchdog.next_deadline(), self.clock.monotonic() + 1.0)
+            await self.clock.sleep_until(deadline)
+            self.publish_stale(self.watchdog.expire(self.clock.monotonic()))
+
+    async def keep_link(
+        self, connect: Callable[[], Awaitable[None]], close: Callable[[], None]
+    ) -> None:
+        """Connect, wait for the link to be lost, mark everything stale, back off, repeat."""
+        while True:
+            try:
+                await connect()
+            except LinkDown as exc:
+                self.note_error(exc.reason)
+                self.link = LinkState.DOWN
+                await asyncio.sleep(self.backoff.next_delay())
+                continue
+            if self.backoff.attempts:
+                self.counters.reconnects += 1
+            self.backoff.reset()
+            self.lost.clear()
+            self.link = LinkState.UP
+            self.connected.set()
+            self.log.info("link up", endpoint=str(self.device.endpoint))
+            await self.lost.wait()
+            self.connected.clear()
+            self.link = LinkState.DOWN
+            self.counters.link_losses += 1
+            with contextlib.suppress(Exception):
+                close()
+            self.log.warning("link lost", reason=self.counters.last_error)
+            self.publish_stale(
+                self.watchdog.mark_stale(np.arange(len(self.channels), dtype=np.intp))
+            )
+            await asyncio.sleep(self.backoff.next_delay())
+
+    def link_lost(self, reason: str) -> None:
+        """A request found the link down; `keep_link` reconnects. Until then, nobody uses it."""
+        self.note_error(reason)
+        self.connected.clear()
+        self.lost.set()
+
+    def note_error(self, reason: str) -> None:
+        self.counters.last_error = reason
+
+    def statistics(self) -> DriverStatistics:
+        c = self.counters
+        return DriverStatistics(
+            device=self.device.id,
+            link=self.link,
+            cycles=c.cycles,
+            requests=c.requests,
+            responses=c.responses,
+            timeouts=c.timeouts,
+            link_losses=c.link_losses,
+            reconnects=c.reconnects,
+            device_errors=c.device_errors,
+            bad_frames=c.bad_frames,
+            garbage_bytes=c.garbage_bytes,
+            late_replies=c.late_replies,
+            overruns=c.overruns,
+            samples=c.samples,
+            stale_channels=int(self.watchdog.stale.sum()),
+            last_error=c.last_error,
+        )
+
+
+async def poll_on_schedule(
+    clock: Clock, period_s: float, cycle: Callable[[], Awaitable[None]], core: DriverCore
+) -> None:
+    """Run `cycle` every `period_s` on an absolute schedule (no drift); skip, and count,
+    the cycles a slow one overran."""
+    next_start = clock.monotonic()
+    while True:
+        await clock.sleep_until(next_start)
+        if not core.connected.is_set():
+            await core.connected.wait()
+            next_start = clock.monotonic()
+        await cycle()
+        core.counters.cycles += 1
+        next_start += period_s
+        now = clock.monotonic()
+        if next_start < now:
+            missed = int((now - next_start) // period_s) + 1
+            core.counters.overruns += missed
+            next_start += missed * period_s

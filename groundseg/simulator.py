@@ -1,0 +1,86 @@
+"""Run the simulated pad (`python -m hw_sim`) as a child process and learn its endpoints.
+
+groundseg never imports the simulator: it starts it the way a bench engineer would, reads
+the one JSON line that maps devices to endpoints, and stops it (by its PID) on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+from groundseg.errors import GroundsegError
+
+__all__ = ["SimulatorError", "simulator_process"]
+
+
+class SimulatorError(GroundsegError):
+    """The simulated pad could not be started."""
+
+
+@contextlib.asynccontextmanager
+async def simulator_process(
+    pad_file: str | Path,
+    *,
+    speed: float = 1.0,
+    faults: Sequence[str] = (),
+    seed: int = 0,
+    start_timeout_s: float = 30.0,
+) -> AsyncIterator[dict[str, str]]:
+    """Start the simulator; yields {device id: endpoint} once every device is ready."""
+    command = [
+        sys.executable,
+        "-m",
+        "hw_sim",
+        "--pad",
+        str(pad_file),
+        "--speed",
+        str(speed),
+        "--seed",
+        str(seed),
+    ]
+    for fault in faults:
+        command += ["--fault", fault]
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        try:
+            async with asyncio.timeout(start_timeout_s):
+                line = await process.stdout.readline()
+        except TimeoutError:
+            raise SimulatorError(
+                f"the simulator did not report its endpoints within {start_timeout_s:g} s"
+            ) from None
+        if not line:
+            assert process.stderr is not None
+            reason = (await process.stderr.read()).decode(errors="replace").strip()
+            raise SimulatorError(f"the simulator exited: {reason or 'no reason given'}")
+        endpoints = json.loads(line)
+        if not isinstance(endpoints, dict):
+            raise SimulatorError(f"the simulator's first line is not an endpoint map: {line!r}")
+        yield {str(k): str(v) for k, v in endpoints.items()}
+    finally:
+        await _stop(process)
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(10.0):
+                await process.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
