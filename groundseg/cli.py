@@ -170,7 +170,7 @@ async def _poll_async(
                 once=args.once,
                 duration_s=args.duration,
                 settle_s=settle_s,
-                console=Console(),
+                console=_console(),
             )
             for task in running:
                 task.cancel()

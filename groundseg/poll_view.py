@@ -103,12 +103,13 @@ class PollView:
 
     def _values(self, snapshot: LatestSnapshot, now_ns: int) -> Table:
         table = Table(expand=False)
-        table.add_column("channel", no_wrap=True)
-        table.add_column("value", justify="right", no_wrap=True)
-        table.add_column("unit", no_wrap=True)
-        table.add_column("quality", no_wrap=True)
-        table.add_column("age s", justify="right", no_wrap=True)
-        table.add_column("description", no_wrap=True, overflow="ellipsis")
+        longest = max((len(c.id) for c in self.channels), default=10)
+        table.add_column("channel", no_wrap=True, min_width=longest)
+        table.add_column("value", justify="right", no_wrap=True, min_width=10)
+        table.add_column("unit", no_wrap=True, min_width=5)
+        table.add_column("quality", no_wrap=True, min_width=8)
+        table.add_column("age s", justify="right", no_wrap=True, min_width=5)
+        table.add_column("description", no_wrap=True, overflow="ellipsis", max_width=60)
         seen = snapshot.seen()
         for channel in self.channels:
             i = channel.index

@@ -35,19 +35,29 @@ class SensorArray:
             )
         self.signal = np.array([signals.index(c.sim) for c in channels], dtype=np.intp)
         self.base_sigma = np.array([_noise_sigma(c) for c in channels])
+        self.low = np.array([c.valid_range[0] if c.valid_range else -np.inf for c in channels])
+        self.high = np.array([c.valid_range[1] if c.valid_range else np.inf for c in channels])
         self.extra_sigma = np.zeros(len(channels))
         self.drift_rate = np.zeros(len(channels))
         self.drift_origin = np.zeros(len(channels))
         self.stuck = np.zeros(len(channels), dtype=bool)
         self.stuck_value = np.zeros(len(channels))
         self.last = np.zeros(len(channels))
+        self._noise = np.zeros(len(channels))
+        self._noise_time = -np.inf
         self._index = {c.id: i for i, c in enumerate(channels)}
 
     def read(self, signals: npt.NDArray[np.float64], now: float) -> npt.NDArray[np.float64]:
-        """Every channel's reading at sim time `now`."""
-        sigma = self.base_sigma + self.extra_sigma
-        values = signals[self.signal] + self.rng.standard_normal(len(sigma)) * sigma
-        values += self.drift_rate * (now - self.drift_origin)
+        """Every channel's reading at sim time `now` (the same noise for the same `now`)."""
+        if now != self._noise_time:
+            self._noise = self.rng.standard_normal(len(self.channels))
+            self._noise_time = now
+        measured = signals[self.signal] + self._noise * (self.base_sigma + self.extra_sigma)
+        # A healthy transmitter saturates at the ends of its span; only a faulty one (drift,
+        # stuck at a value) reads beyond them.
+        values = np.clip(measured, self.low, self.high) + self.drift_rate * (
+            now - self.drift_origin
+        )
         self.last = np.where(self.stuck, self.stuck_value, values)
         return self.last
 

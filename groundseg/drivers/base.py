@@ -57,6 +57,7 @@ class DriverStatistics:
     link: LinkState
     cycles: int
     requests: int
+    writes: int
     responses: int
     timeouts: int
     link_losses: int
@@ -84,6 +85,7 @@ class LinkCounters:
     """The counters a link updates as it exchanges frames."""
 
     requests: int = 0
+    writes: int = 0
     responses: int = 0
     timeouts: int = 0
     device_errors: int = 0
@@ -268,6 +270,7 @@ class DriverCore:
             link=self.link,
             cycles=c.cycles,
             requests=c.requests,
+            writes=c.writes,
             responses=c.responses,
             timeouts=c.timeouts,
             link_losses=c.link_losses,

@@ -172,6 +172,7 @@ class ModbusRtuLink:
         return check_bits(self.device, response, count, self.counters)
 
     async def write_bits(self, address: int, values: Sequence[bool]) -> None:
+        self.counters.writes += 1
         request: ModbusPDU
         if len(values) == 1:
             request = WriteSingleCoilRequest(address=address, bits=[values[0]])
@@ -182,6 +183,7 @@ class ModbusRtuLink:
         )
 
     async def write_words(self, address: int, values: Sequence[int]) -> None:
+        self.counters.writes += 1
         request: ModbusPDU
         if len(values) == 1:
             request = WriteSingleRegisterRequest(address=address, registers=[values[0]])

@@ -86,6 +86,7 @@ class ModbusTcpLink:
 
     async def write_bits(self, address: int, values: Sequence[bool]) -> None:
         client = self._require()
+        self.counters.writes += 1
         if len(values) == 1:
             request = client.write_coil(address, values[0], device_id=self.device.unit_id)
         else:
@@ -94,6 +95,7 @@ class ModbusTcpLink:
 
     async def write_words(self, address: int, values: Sequence[int]) -> None:
         client = self._require()
+        self.counters.writes += 1
         if len(values) == 1:
             request = client.write_register(address, values[0], device_id=self.device.unit_id)
         else:

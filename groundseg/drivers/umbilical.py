@@ -180,6 +180,7 @@ class UmbilicalDriver:
         return np.array(reply.words, dtype=np.uint16)
 
     async def write_point(self, point: int, value: int) -> None:
+        self.core.counters.writes += 1
         reply = await self._exchange(functools.partial(self.codec.write_point, point, value))
         if not isinstance(reply, WriteAck) or reply.point != point or reply.value != value:
             self.core.counters.bad_frames += 1

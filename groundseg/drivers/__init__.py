@@ -1,0 +1,1 @@
+"""Device drivers: Modbus TCP and RTU, the umbilical controller, the weather station."""

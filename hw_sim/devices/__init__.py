@@ -1,0 +1,1 @@
+"""The simulated devices, each on a real transport."""

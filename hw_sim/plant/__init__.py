@@ -1,0 +1,1 @@
+"""The simulated pad plant: physics, pure and stepped with time passed in."""

@@ -1,0 +1,206 @@
+"""The simulator and the poll view as processes, the way a bench engineer runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PAD_FILE
+
+DEVICES = {"plc", "gas_panel", "umbilical", "weather"}
+
+
+@pytest.fixture
+def hw_sim() -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hw_sim", "--pad", str(PAD_FILE), "--speed", "5"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _line(process: subprocess.Popen[str], within: float) -> str:
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], within)
+    assert ready, f"no output within {within} s"
+    return process.stdout.readline()
+
+
+def test_hw_sim_prints_endpoints_then_runs_until_sigterm(hw_sim: subprocess.Popen[str]) -> None:
+    endpoints = json.loads(_line(hw_sim, 30))
+    assert set(endpoints) == DEVICES
+    host, port = endpoints["plc"].rsplit(":", 1)
+    assert host == "127.0.0.1"
+    assert int(port) > 0
+    for device in ("gas_panel", "umbilical", "weather"):
+        assert stat.S_ISCHR(os.stat(endpoints[device]).st_mode), f"{device} is a real pty"
+    assert hw_sim.poll() is None
+    hw_sim.send_signal(signal.SIGTERM)
+    assert hw_sim.wait(timeout=10) == 0
+
+
+def test_hw_sim_takes_faults_on_its_control_input_and_exits_0_on_sigint(
+    hw_sim: subprocess.Popen[str],
+) -> None:
+    json.loads(_line(hw_sim, 30))
+    assert hw_sim.stdin is not None
+    for command, check in (
+        ("fault dropout:plc", lambda r: r == {"ok": True, "fault": "dropout:plc"}),
+        (
+            "fault stuck_valve:no.such.valve",
+            lambda r: r["ok"] is False and "no.such.valve" in r["error"],
+        ),
+        ("status", lambda r: r["ok"] and r["faults"] == ["dropout:plc"]),
+        ("clear all", lambda r: r == {"ok": True, "faults": []}),
+        ("explode", lambda r: r["ok"] is False and "unknown command" in r["error"]),
+    ):
+        hw_sim.stdin.write(command + "\n")
+        hw_sim.stdin.flush()
+        reply = json.loads(_line(hw_sim, 10))
+        assert check(reply), f"{command}: {reply}"
+    hw_sim.send_signal(signal.SIGINT)
+    assert hw_sim.wait(timeout=10) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--pad", "/nonexistent/pad.toml"], "cannot read file"),
+        (["--pad", str(PAD_FILE), "--fault", "melt:plc"], "unknown fault kind 'melt'"),
+        (
+            ["--pad", str(PAD_FILE), "--fault", "dropout:no_such_device"],
+            "no device 'no_such_device'",
+        ),
+        (["--pad", str(PAD_FILE), "--speed", "0"], "--speed must be positive"),
+    ],
+)
+def test_hw_sim_refuses_bad_arguments_with_a_message(args: list[str], message: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "hw_sim", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_poll_once_shows_good_values_from_the_simulated_pad() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "groundseg",
+            "poll",
+            "--pad",
+            str(PAD_FILE),
+            "--sim",
+            "--speed",
+            "5",
+            "--once",
+            "--channels",
+            "lox.s1.ullage_pressure.*",
+            "--channels",
+            "wx.wind.*",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [
+        line
+        for line in result.stdout.splitlines()
+        if "lox.s1.ullage_pressure." in line or "wx.wind." in line
+    ]
+    assert len(rows) == 3 + 9
+    assert all("GOOD" in row for row in rows), "\n".join(rows)
+    assert "bar" in result.stdout
+    assert "m/s" in result.stdout
+    for device in DEVICES:
+        assert device in result.stdout, "the link table lists every device"
+
+
+def test_poll_redraws_in_place_on_a_terminal() -> None:
+    """On a terminal the table is redrawn in place (alternate screen), not scrolled."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "groundseg",
+            "poll",
+            "--pad",
+            str(PAD_FILE),
+            "--sim",
+            "--speed",
+            "5",
+            "--duration",
+            "3",
+            "--refresh-hz",
+            "4",
+            "--channels",
+            "wx.wind.m10.*",
+        ],
+        stdin=follower,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=os.environ | {"TERM": "xterm-256color", "COLUMNS": "160", "LINES": "50"},
+    )
+    os.close(follower)
+    output = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+        elif process.poll() is not None:
+            break
+    assert process.wait(timeout=30) == 0
+    os.close(leader)
+    text = output.decode(errors="replace")
+    assert "\x1b[?1049h" in text, "switches to the alternate screen"
+    assert text.count("wx.wind.m10.gust") >= 3, "redrawn several times"
+    assert "\x1b[?1049l" in text, "restores the screen on exit"
+
+
+def test_check_config_runs_as_the_console_script() -> None:
+    script = Path(sys.executable).with_name("groundseg")
+    result = subprocess.run(
+        [str(script), "check-config", str(PAD_FILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert "is valid" in result.stdout
