@@ -30,9 +30,11 @@ async def simulator_process(
     speed: float = 1.0,
     faults: Sequence[str] = (),
     seed: int = 0,
+    devices: Sequence[str] = (),
     start_timeout_s: float = 30.0,
 ) -> AsyncIterator[dict[str, str]]:
-    """Start the simulator; yields {device id: endpoint} once every device is ready."""
+    """Start the simulator (every device, or those named); yields {device id: endpoint} once
+    each is ready."""
     command = [
         sys.executable,
         "-m",
@@ -46,6 +48,8 @@ async def simulator_process(
     ]
     for fault in faults:
         command += ["--fault", fault]
+    for device in devices:
+        command += ["--device", device]
     process = await asyncio.create_subprocess_exec(
         *command,
         stdin=asyncio.subprocess.PIPE,

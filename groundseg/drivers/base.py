@@ -69,6 +69,9 @@ class DriverStatistics:
     overruns: int
     samples: int
     stale_channels: int
+    lateness_p50_ms: float
+    lateness_p99_ms: float
+    """How late poll cycles started against their schedule (recent cycles)."""
     last_error: str
 
 
@@ -102,6 +105,26 @@ class _Counters(LinkCounters):
     overruns: int = 0
     samples: int = 0
     last_error: str = ""
+
+
+class LatenessLog:
+    """How far recent poll cycles started from their schedule (negative: early), in a ring."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._values = np.zeros(size)
+        self._count = 0
+
+    def record(self, seconds: float) -> None:
+        self._values[self._count % len(self._values)] = seconds
+        self._count += 1
+
+    def values(self) -> npt.NDArray[np.float64]:
+        return self._values[: min(self._count, len(self._values))].copy()
+
+    def percentile_ms(self, percent: float) -> float:
+        """A percentile of the distance from the schedule, early or late, in ms."""
+        values = np.abs(self.values())
+        return float(np.percentile(values, percent) * 1000.0) if len(values) else 0.0
 
 
 class Driver(Protocol):
@@ -151,6 +174,7 @@ class DriverCore:
         self.connected = asyncio.Event()
         self.lost = asyncio.Event()
         self.backoff = Backoff(cap_s=device.reconnect_max_s)
+        self.lateness = LatenessLog()
         self._seq = 0
 
     # -- publishing ----------------------------------------------------------------------
@@ -282,8 +306,15 @@ class DriverCore:
             overruns=c.overruns,
             samples=c.samples,
             stale_channels=int(self.watchdog.stale.sum()),
+            lateness_p50_ms=self.lateness.percentile_ms(50),
+            lateness_p99_ms=self.lateness.percentile_ms(99),
             last_error=c.last_error,
         )
+
+
+TIMER_EARLY_S = 0.0005
+"""asyncio's timers fire up to a millisecond late (epoll counts whole milliseconds, rounding
+up); waking half a millisecond early centres cycle starts on their schedule."""
 
 
 async def poll_on_schedule(
@@ -293,10 +324,11 @@ async def poll_on_schedule(
     the cycles a slow one overran."""
     next_start = clock.monotonic()
     while True:
-        await clock.sleep_until(next_start)
+        await clock.sleep_until(next_start - TIMER_EARLY_S)
         if not core.connected.is_set():
             await core.connected.wait()
             next_start = clock.monotonic()
+        core.lateness.record(clock.monotonic() - next_start)
         await cycle()
         core.counters.cycles += 1
         next_start += period_s

@@ -145,6 +145,11 @@ class ModbusDriver:
     def statistics(self) -> DriverStatistics:
         return self.core.statistics()
 
+    async def scan(self) -> None:
+        """One cycle of every rate group, now, on a link that is already up (tools, benches)."""
+        for reads in self.plans.values():
+            await self._cycle(reads)
+
     async def _cycle(self, reads: Sequence[BlockRead]) -> None:
         locals_read: list[npt.NDArray[np.intp]] = []
         values_read: list[npt.NDArray[np.float64]] = []
