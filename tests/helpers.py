@@ -97,11 +97,9 @@ async def run_drivers(
 ) -> AsyncIterator[DriverRig]:
     """Drivers for `pad` (at `endpoints`) running in the background until the block ends."""
     pad = with_endpoints(pad, {d: e for d, e in endpoints.items() if only is None or d in only})
-    latest = LatestValues(len(pad.channels))
-    holder: list[DriverRig] = []
-    drivers = build_drivers(pad, holder[0].sink, SystemClock(), only=only)
-    rig = DriverRig(pad, drivers, latest)
-    holder.append(rig)
+    rig = DriverRig(pad, {}, LatestValues(len(pad.channels)))
+    drivers = build_drivers(pad, rig.sink, SystemClock(), only=only)
+    rig.drivers = drivers
 
     async def run_all() -> None:
         async with asyncio.TaskGroup() as tasks:

@@ -81,8 +81,11 @@ class RtuFrameHunter:
         """The first complete valid frame in the buffer, or None until more bytes arrive."""
         data = bytes(self.buffer)
         keep_from = len(data)
-        for start in range(len(data) - 3):
+        for start in range(len(data)):
             if data[start] != self.unit_id:
+                continue
+            if len(data) - start < 4:
+                keep_from = min(keep_from, start)  # too short to tell yet
                 continue
             size = self._frame_size(data[start:])
             if size is None:
