@@ -102,7 +102,7 @@ class Fault:
 
     @property
     def spec(self) -> str:
-        params = ",".join(f"{k}={v:g}" for k, v in self.params.items())
+        params = ",".join(f"{k}={_exact(v)}" for k, v in self.params.items())
         return f"{self.kind}:{self.target}" + (f":{params}" if params else "")
 
 
@@ -147,3 +147,9 @@ class LinkFaults:
     corrupt_rate: float = 0.0
     garbage_rate: float = 0.0
     garbage_bytes: int = 0
+
+
+def _exact(value: float) -> str:
+    """The shortest text that parses back to exactly `value` ("30", "812.3456")."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)

@@ -261,6 +261,8 @@ class SimulatedPad:
 
     async def clear(self, spec: str | None = None) -> None:
         """Clear one fault by its spec, or every fault."""
+        if spec is not None and spec not in self.faults:
+            spec = parse_fault(spec).spec  # the same fault written another way ("30.0" for "30")
         if spec is None:
             targets = list(self.faults.values())
         elif spec in self.faults:

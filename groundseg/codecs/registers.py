@@ -129,7 +129,9 @@ class WordBlockCodec:
         for group, view in ((self._u32, np.uint32), (self._i32, np.int32), (self._f32, np.float32)):
             if len(group):
                 joined = (words[self._hi[group]].astype(np.uint32) << 16) | words[self._lo[group]]
-                raw[group] = joined.view(view)
+                # A float32 NaN pattern is a legal reading (INVALID downstream), not an error.
+                with np.errstate(invalid="ignore"):
+                    raw[group] = joined.view(view)
         return raw * self._scale + self._offset
 
     def encode(self, values: npt.NDArray[np.float64], words: npt.NDArray[np.uint16]) -> None:
@@ -189,6 +191,7 @@ def encode_words(field: WordField, value: float) -> list[int]:
         address=0,
         type=field.type,
         word_order=field.word_order,
+        bit=field.bit,
         scale=field.scale,
         offset=field.offset,
     )

@@ -63,62 +63,26 @@ def check_layout(
     sentence_fields: dict[tuple[str, str, str, str], str] = {}
     points: dict[tuple[str, int], str] = {}
     for channel in channels:
-        device = devices[channel.device]
         key = keys[channel.id]
         source = channel.source
-        match source:
-            case RegisterSource():
-                size = device.register_map.size(source.table)
-                if source.address + source.span > size:
-                    last = source.address + source.span - 1
-                    fail(
-                        f"{key}.address",
-                        f"{source.table} address {last} is past the device's map "
-                        f"({_map_key(source.table)} = {size}, so addresses 0-{size - 1})",
-                        channel_id=channel.id,
-                    )
-                    continue
-                space = str(source.table)
-                first = source.address
-            case GroupSource():
-                if source.group not in device.groups:
-                    known = ", ".join(str(g) for g in sorted(device.groups))
-                    fail(
-                        f"{key}.group",
-                        f"unknown group {source.group}; the device defines groups {known}",
-                        channel_id=channel.id,
-                    )
-                    continue
-                words = device.groups[source.group]
-                if source.word + source.span > words:
-                    fail(
-                        f"{key}.word",
-                        f"word {source.word + source.span - 1} is past group {source.group}'s {words} words "
-                        f"(words 0-{words - 1})",
-                        channel_id=channel.id,
-                    )
-                    continue
-                if source.point is not None:
-                    previous = points.setdefault((channel.device, source.point), channel.id)
-                    if previous != channel.id:
-                        fail(
-                            f"{key}.point",
-                            f"point {source.point} is already written by channel {previous!r}",
-                            channel_id=channel.id,
-                        )
-                space = f"group {source.group}"
-                first = source.word
-            case SentenceSource():
-                field_key = (channel.device, source.kind, source.sensor, source.field)
-                previous = sentence_fields.setdefault(field_key, channel.id)
-                if previous != channel.id:
-                    fail(
-                        f"{key}.field",
-                        f"{source.kind} {source.sensor} {source.field} is already mapped by channel {previous!r}",
-                        channel_id=channel.id,
-                    )
-                continue
+        if isinstance(source, SentenceSource):
+            field_key = (channel.device, source.kind, source.sensor, source.field)
+            previous = sentence_fields.setdefault(field_key, channel.id)
+            if previous != channel.id:
+                fail(
+                    f"{key}.field",
+                    f"{source.kind} {source.sensor} {source.field} is already mapped by channel {previous!r}",
+                    channel_id=channel.id,
+                )
+            continue
+        if isinstance(source, RegisterSource):
+            place = _register_place(channel, source, devices[channel.device], key, fail)
+        else:
+            place = _group_place(channel, source, devices[channel.device], key, fail, points=points)
+        if place is None:
+            continue
         _check_span(channel, key, fail)
+        space, first = place
         for word in range(first, first + source.span):
             holders = occupied.setdefault((channel.device, space, word), [])
             clash = [h for h in holders if h[1] is None or source.bit is None or h[1] == source.bit]
@@ -135,6 +99,68 @@ def check_layout(
                 )
                 break
             holders.append((channel.id, source.bit))
+
+
+def _register_place(
+    channel: Channel, source: RegisterSource, device: Device, key: str, fail: Fail
+) -> tuple[str, int] | None:
+    """(address space, first address) of a Modbus channel, or None after reporting why not."""
+    if source.table is Table.HOLDING_REGISTER and source.bit is not None:
+        fail(
+            f"{key}.bit",
+            "a bit of a holding register cannot be written without disturbing the "
+            "other bits; give the channel its own register or a coil",
+            channel_id=channel.id,
+        )
+        return None
+    size = device.register_map.size(source.table)
+    if source.address + source.span > size:
+        last = source.address + source.span - 1
+        fail(
+            f"{key}.address",
+            f"{source.table} address {last} is past the device's map "
+            f"({_map_key(source.table)} = {size}, so addresses 0-{size - 1})",
+            channel_id=channel.id,
+        )
+        return None
+    return str(source.table), source.address
+
+
+def _group_place(
+    channel: Channel,
+    source: GroupSource,
+    device: Device,
+    key: str,
+    fail: Fail,
+    *,
+    points: dict[tuple[str, int], str],
+) -> tuple[str, int] | None:
+    """(address space, first word) of an umbilical channel, or None after reporting why not."""
+    if source.group not in device.groups:
+        known = ", ".join(str(g) for g in sorted(device.groups))
+        fail(
+            f"{key}.group",
+            f"unknown group {source.group}; the device defines groups {known}",
+            channel_id=channel.id,
+        )
+        return None
+    words = device.groups[source.group]
+    if source.word + source.span > words:
+        fail(
+            f"{key}.word",
+            f"word {source.word + source.span - 1} is past group {source.group}'s {words} words (words 0-{words - 1})",
+            channel_id=channel.id,
+        )
+        return None
+    if source.point is not None:
+        previous = points.setdefault((channel.device, source.point), channel.id)
+        if previous != channel.id:
+            fail(
+                f"{key}.point",
+                f"point {source.point} is already written by channel {previous!r}",
+                channel_id=channel.id,
+            )
+    return f"group {source.group}", source.word
 
 
 def _map_key(table: Table) -> str:
@@ -162,12 +188,22 @@ def _check_span(channel: Channel, key: str, fail: Fail) -> None:
         )
 
 
+def _at(fail: Fail, item_id: str) -> Fail:
+    """`fail`, pointing at the line that defines `item_id` (a valve or a command)."""
+
+    def located(key: str, expected: str, *, channel_id: str | None = None) -> None:
+        fail(key, expected, channel_id=channel_id or item_id)
+
+    return located
+
+
 def check_valves(
-    specs: Sequence[schema.ValveSpec], channels: Mapping[str, Channel], fail: Fail
+    specs: Sequence[schema.ValveSpec], channels: Mapping[str, Channel], outer_fail: Fail
 ) -> dict[str, Valve]:
     valves: dict[str, Valve] = {}
     for position, spec in enumerate(specs):
         key = f"valves[{position}]"
+        fail = _at(outer_fail, spec.id)
         if spec.id in valves:
             fail(f"{key}.id", f"duplicate valve id {spec.id!r}")
             continue
@@ -204,11 +240,12 @@ def check_commands(
     specs: Sequence[schema.CommandSpec],
     valves: Mapping[str, Valve],
     channels: Mapping[str, Channel],
-    fail: Fail,
+    outer_fail: Fail,
 ) -> dict[str, Command]:
     commands = {c.id: c for valve in valves.values() for c in _valve_commands(valve)}
     for position, spec in enumerate(specs):
         key = f"commands[{position}]"
+        fail = _at(outer_fail, spec.id)
         if spec.id in commands:
             origin = (
                 "a valve's derived command"

@@ -187,16 +187,16 @@ def _device(
     endpoint: TcpEndpoint | SerialEndpoint
     register_map = RegisterMap()
     groups: Mapping[int, int] = MappingProxyType({})
-    unit_id, max_gap, heartbeat_hz = 1, 0, 5.0
+    unit_id, max_gap, heartbeat_hz, word_order = 1, 0, 5.0, WordOrder.BIG
     match spec:
         case schema.ModbusTcpDeviceSpec():
             endpoint = TcpEndpoint(host=spec.host, port=spec.port)
             register_map = RegisterMap(**spec.map.model_dump())
-            unit_id, max_gap = spec.unit_id, spec.max_gap
+            unit_id, max_gap, word_order = spec.unit_id, spec.max_gap, WordOrder(spec.word_order)
         case schema.ModbusRtuDeviceSpec():
             endpoint = _serial(spec)
             register_map = RegisterMap(**spec.map.model_dump())
-            unit_id, max_gap = spec.unit_id, spec.max_gap
+            unit_id, max_gap, word_order = spec.unit_id, spec.max_gap, WordOrder(spec.word_order)
         case schema.UmbilicalDeviceSpec():
             endpoint = _serial(spec)
             # Group 0 is the unsolicited heartbeat: counter and status words.
@@ -212,6 +212,7 @@ def _device(
         rate_hz=spec.rate_hz,
         timeout_s=spec.timeout_ms / 1000.0,
         unit_id=unit_id,
+        word_order=word_order,
         max_gap=max_gap,
         register_map=register_map,
         groups=groups,
@@ -239,7 +240,7 @@ def _channel(
     *,
     index: int,
 ) -> Channel:
-    default_order = WordOrder.BIG
+    default_order = device.word_order
     source: ChannelSource
     match spec:
         case schema.RegisterChannelSpec():

@@ -231,6 +231,8 @@ class Device:
     rate_hz: float
     timeout_s: float
     unit_id: int = 1
+    word_order: WordOrder = WordOrder.BIG
+    """Word order of 32-bit values whose channel does not set its own."""
     max_gap: int = 16
     """Unused addresses a coalesced block read may span (Telegraf's max_insert)."""
     register_map: RegisterMap = field(default_factory=RegisterMap)

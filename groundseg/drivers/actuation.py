@@ -104,6 +104,7 @@ async def _write(driver: Driver, channel: Channel, value: float, command_id: str
                 address=source.address,
                 type=source.type,
                 word_order=source.word_order,
+                bit=source.bit,
                 scale=channel.scale,
                 offset=channel.offset,
             )

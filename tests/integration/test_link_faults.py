@@ -290,3 +290,12 @@ async def test_overpressure_and_leak_reach_the_ullage_transmitters(pad: PadDefin
             within=10.0,
             what="the leak to bleed the tank down",
         )
+
+
+async def test_a_fault_can_be_cleared_by_any_spelling_of_its_spec(sim: SimulatedPad) -> None:
+    spec = await sim.inject("slow:gas_panel:delay_ms=30.0")
+    assert spec == "slow:gas_panel:delay_ms=30"
+    await sim.clear("slow:gas_panel:delay_ms=30.000")
+    assert sim.faults == {}
+    with pytest.raises(Exception, match="no active fault"):
+        await sim.clear("slow:gas_panel:delay_ms=31")
