@@ -9,6 +9,10 @@ DEBIAN_PACKAGES := python3-venv mosquitto mosquitto-clients influxdb influxdb-cl
 	victoria-metrics mbpoll chromium
 PAD ?= pads/baiterek.toml
 SPEED ?= 20
+# What the demo shows (all 311 channels do not fit a screen; `groundseg poll` without
+# --channels shows every one).
+DEMO_CHANNELS ?= lox.s1.* lox.storage.level.a lox.line.temp.* gn2.supply.* ghe.bank.1.* \
+	umb.power.* umb.bus.* umb.heartbeat.counter wx.wind.m10.* wx.lightning.* wx.gas.p1.*
 PYTEST_ARGS ?=
 
 .PHONY: all demo test lint typecheck contracts unit bench system-packages venv clean
@@ -27,7 +31,7 @@ $(VENV)/.installed: pyproject.toml | system-packages
 	touch $@
 
 demo: venv
-	$(PY) -m groundseg poll --pad $(PAD) --sim --speed $(SPEED)
+	$(PY) -m groundseg poll --pad $(PAD) --sim --speed $(SPEED) $(foreach c,$(DEMO_CHANNELS),--channels '$(c)')
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -50,6 +50,8 @@ async def simulator_process(
         command += ["--fault", fault]
     for device in devices:
         command += ["--device", device]
+    # If this process dies without stopping it, the closed pipe stops the simulator too.
+    command.append("--stop-on-eof")
     process = await asyncio.create_subprocess_exec(
         *command,
         stdin=asyncio.subprocess.PIPE,

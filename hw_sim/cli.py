@@ -19,7 +19,7 @@ import os
 import signal
 import stat
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from groundseg.config import PadDefinition, load_pad
 from groundseg.errors import ConfigError
@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         "--host", default="127.0.0.1", help="address the TCP devices listen on (default: loopback)"
     )
     parser.add_argument(
+        "--stop-on-eof",
+        action="store_true",
+        help="exit when the control input closes (the process that started this one went away)",
+    )
+    parser.add_argument(
         "--log-level", default="warning", help="debug, info, warning or error (to stderr)"
     )
     return parser
@@ -100,13 +105,15 @@ async def _serve(pad: PadDefinition, args: argparse.Namespace, faults: list[Faul
     async with simulated as sim:
         _reply(sim.endpoints)
         async with asyncio.TaskGroup() as tasks:
-            control = tasks.create_task(_control(sim), name="hw_sim-control")
+            control = tasks.create_task(
+                _control(sim, on_eof=stop.set if args.stop_on_eof else None), name="hw_sim-control"
+            )
             await stop.wait()
             control.cancel()
     return 0
 
 
-async def _control(sim: SimulatedPad) -> None:
+async def _control(sim: SimulatedPad, *, on_eof: Callable[[], None] | None) -> None:
     if not _stdin_is_stream():
         return  # stdin is /dev/null, a file or closed: run without control input
     reader = asyncio.StreamReader()
@@ -118,6 +125,8 @@ async def _control(sim: SimulatedPad) -> None:
             _reply(await _execute(sim, command, argument.strip()))
         except (FaultSpecError, UnknownSignalError) as exc:
             _reply({"ok": False, "error": str(exc)})
+    if on_eof is not None:
+        on_eof()  # the process that started us is gone (its end of the pipe closed)
 
 
 async def _execute(sim: SimulatedPad, command: str, argument: str) -> dict[str, object]:

@@ -13,6 +13,7 @@ Bytes within a word are big-endian (the Modbus convention); the order of the two
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ __all__ = [
     "Block",
     "WordBlockCodec",
     "WordField",
+    "decode_words",
     "encode_words",
     "plan_blocks",
 ]
@@ -186,19 +188,18 @@ class BitBlockCodec:
 def encode_words(field: WordField, value: float) -> list[int]:
     """The words that carry one value; for writing a single channel."""
     words = np.zeros(field.span, dtype=np.uint16)
-    positioned = WordField(
-        channel=field.channel,
-        address=0,
-        type=field.type,
-        word_order=field.word_order,
-        bit=field.bit,
-        scale=field.scale,
-        offset=field.offset,
-    )
-    WordBlockCodec(Block(0, field.span, (positioned,))).encode(
-        np.array([value], dtype=np.float64), words
-    )
+    _alone(field).encode(np.array([value], dtype=np.float64), words)
     return [int(w) for w in words]
+
+
+def decode_words(field: WordField, words: npt.NDArray[np.uint16]) -> float:
+    """The value that the words of one field carry; for reading a single write."""
+    return float(_alone(field).decode(words)[0])
+
+
+def _alone(field: WordField) -> WordBlockCodec:
+    """A codec for one field, moved to the start of its own block."""
+    return WordBlockCodec(Block(0, field.span, (dataclasses.replace(field, address=0),)))
 
 
 def _to_int(raw: npt.NDArray[np.float64], kind: DataType) -> npt.NDArray[np.int64]:

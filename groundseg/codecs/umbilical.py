@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Final, Generic, TypeAlias, TypeVar, assert_never
 
 from groundseg.codecs.crc import crc16_ccitt_false
+from groundseg.codecs.need_data import NEED_DATA, NeedData
 from groundseg.errors import ProtocolError
 
 __all__ = [
@@ -99,19 +100,6 @@ class StatusFlag(enum.IntFlag):
     INTERNAL_POWER = 0x0002
     PLATES_MATED = 0x0004
     MAST_RETRACTED = 0x0008
-
-
-class NeedData(enum.Enum):
-    """Type of `NEED_DATA`; a one-member enum so that `is NEED_DATA` narrows."""
-
-    NEED_DATA = enum.auto()
-
-    def __repr__(self) -> str:
-        return "NEED_DATA"
-
-
-NEED_DATA: Final = NeedData.NEED_DATA
-"""Returned by ``next_event`` when no complete frame is buffered."""
 
 
 def _check_range(field: str, value: int, low: int, high: int) -> None:

@@ -34,7 +34,6 @@ sentence. Because step 1 drops garbage and step 2 rejects long sentences, at mos
 
 from __future__ import annotations
 
-import enum
 import functools
 import math
 import operator
@@ -44,6 +43,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from groundseg.codecs.need_data import NEED_DATA, NeedData
 from groundseg.errors import ProtocolError
 
 __all__ = [
@@ -82,19 +82,6 @@ _NUMBER: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _HEX_UPPER: Final = frozenset(b"0123456789ABCDEF")
 _HEX_LOWER: Final = frozenset(b"abcdef")
 _KINDS: Final = ", ".join(sorted(SENTENCE_FIELDS))
-
-
-class NeedData(enum.Enum):
-    """Type of :data:`NEED_DATA`; an enum so that ``event is NEED_DATA`` narrows."""
-
-    NEED_DATA = enum.auto()
-
-    def __repr__(self) -> str:
-        return "NEED_DATA"
-
-
-NEED_DATA: Final = NeedData.NEED_DATA
-"""Returned by :meth:`WeatherDecoder.next_event` when no complete sentence is buffered."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

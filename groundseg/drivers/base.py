@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -24,7 +24,7 @@ import structlog
 from groundseg.clock import Clock
 from groundseg.config import Channel, Device
 from groundseg.drivers.backoff import Backoff
-from groundseg.errors import LinkDown
+from groundseg.errors import LinkDown, ProtocolError
 from groundseg.quality import Quality
 from groundseg.telemetry.batch import QUALITY_DTYPE, SampleBatch
 from groundseg.telemetry.staleness import StalenessWatchdog
@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 BatchSink = Callable[[SampleBatch], None]
+E = TypeVar("E")
 
 
 class LinkState(StrEnum):
@@ -239,6 +240,43 @@ class DriverCore:
         self.sink(batch)
 
     # -- tasks every driver runs --------------------------------------------------------
+
+    async def run(
+        self,
+        *,
+        connect: Callable[[], Awaitable[None]],
+        close: Callable[[], None],
+        cycles: Mapping[float, Callable[[], Awaitable[None]]],
+        receive: Callable[[], Coroutine[object, object, None]] | None = None,
+    ) -> None:
+        """Every task of a driver, in one group: the link, staleness, a receiver if the link
+        speaks unasked, and one poll loop per rate (Hz -> cycle)."""
+        name = self.device.id
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.keep_link(connect, close), name=f"{name}-link")
+            tasks.create_task(self.watch_staleness(), name=f"{name}-staleness")
+            if receive is not None:
+                tasks.create_task(receive(), name=f"{name}-receive")
+            for rate, cycle in cycles.items():
+                tasks.create_task(
+                    poll_on_schedule(self.clock, 1.0 / rate, cycle, self),
+                    name=f"{name}-poll-{rate:g}Hz",
+                )
+
+    def drain(
+        self, next_event: Callable[[], E | object], need_data: object, handle: Callable[[E], None]
+    ) -> None:
+        """Take every event a sans-I/O decoder has; a bad frame is counted and skipped."""
+        while True:
+            try:
+                event = next_event()
+            except ProtocolError as exc:
+                self.counters.bad_frames += 1
+                self.note_error(str(exc))
+                continue
+            if event is need_data:
+                return
+            handle(event)  # type: ignore[arg-type]  # anything but the sentinel is an event
 
     async def watch_staleness(self) -> None:
         """Mark channels stale as their freshness deadlines pass."""

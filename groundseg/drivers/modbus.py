@@ -9,7 +9,6 @@ refuses is marked invalid.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,7 +40,6 @@ from groundseg.drivers.base import (
     DriverCore,
     DriverStatistics,
     Reading,
-    poll_on_schedule,
 )
 from groundseg.drivers.modbus_link import ModbusLink
 from groundseg.drivers.modbus_rtu import ModbusRtuLink
@@ -126,18 +124,13 @@ class ModbusDriver:
         return sum(len(reads) for reads in self.plans.values())
 
     async def run(self) -> None:
-        core = self.core
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(
-                core.keep_link(self.link.connect, self.link.close), name=f"{core.device.id}-link"
-            )
-            tasks.create_task(core.watch_staleness(), name=f"{core.device.id}-staleness")
-            for rate, reads in self.plans.items():
-                cycle = functools.partial(self._cycle, reads)
-                tasks.create_task(
-                    poll_on_schedule(core.clock, 1.0 / rate, cycle, core),
-                    name=f"{core.device.id}-poll-{rate:g}Hz",
-                )
+        await self.core.run(
+            connect=self.link.connect,
+            close=self.link.close,
+            cycles={
+                rate: functools.partial(self._cycle, reads) for rate, reads in self.plans.items()
+            },
+        )
 
     async def wait_connected(self) -> None:
         await self.core.connected.wait()

@@ -35,7 +35,6 @@ from groundseg.drivers.base import (
     DriverCore,
     DriverStatistics,
     Reading,
-    poll_on_schedule,
 )
 from groundseg.drivers.serial_link import SerialPort, receive_forever
 from groundseg.errors import DeviceError, LinkDown, LinkTimeout, ProtocolError
@@ -86,21 +85,14 @@ class UmbilicalDriver:
         return self.core.device
 
     async def run(self) -> None:
-        core = self.core
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(
-                core.keep_link(self.port.open, self.port.close), name=f"{core.device.id}-link"
-            )
-            tasks.create_task(core.watch_staleness(), name=f"{core.device.id}-staleness")
-            tasks.create_task(
-                receive_forever(self.port, core, self._on_data), name=f"{core.device.id}-receive"
-            )
-            for rate, groups in self.polled.items():
-                cycle = functools.partial(self._cycle, groups)
-                tasks.create_task(
-                    poll_on_schedule(core.clock, 1.0 / rate, cycle, core),
-                    name=f"{core.device.id}-poll-{rate:g}Hz",
-                )
+        await self.core.run(
+            connect=self.port.open,
+            close=self.port.close,
+            cycles={
+                rate: functools.partial(self._cycle, groups) for rate, groups in self.polled.items()
+            },
+            receive=functools.partial(receive_forever, self.port, self.core, self._on_data),
+        )
 
     async def wait_connected(self) -> None:
         await self.core.connected.wait()
@@ -114,33 +106,24 @@ class UmbilicalDriver:
 
     def _on_data(self, data: bytes) -> None:
         self.codec.receive_data(data)
-        self._drain_events()
+        self.core.drain(self.codec.next_event, NEED_DATA, self._on_event)
 
-    def _drain_events(self) -> None:
-        while True:
-            try:
-                event = self.codec.next_event()
-            except ProtocolError as exc:
-                self.core.counters.bad_frames += 1
-                self.core.note_error(str(exc))
-                continue
-            if event is NEED_DATA:
-                return
-            if isinstance(event, Heartbeat):
-                self._publish_group(
-                    HEARTBEAT_GROUP, np.array([event.counter, event.status], dtype=np.uint16)
-                )
-                continue
-            pending = self._pending
-            if pending is None or pending[0] != event.seq or pending[1].done():
-                self.core.counters.late_replies += 1
-                continue
-            if isinstance(event, Nak):
-                self.core.counters.device_errors += 1
-                reason = _NAK_REASONS.get(event.code, "unknown reason")
-                pending[1].set_exception(DeviceError(self.device.id, event.code, reason))
-            else:
-                pending[1].set_result(event)
+    def _on_event(self, event: GroupData | WriteAck | Nak | Heartbeat) -> None:
+        if isinstance(event, Heartbeat):
+            self._publish_group(
+                HEARTBEAT_GROUP, np.array([event.counter, event.status], dtype=np.uint16)
+            )
+            return
+        pending = self._pending
+        if pending is None or pending[0] != event.seq or pending[1].done():
+            self.core.counters.late_replies += 1
+            return
+        if isinstance(event, Nak):
+            self.core.counters.device_errors += 1
+            reason = _NAK_REASONS.get(event.code, "unknown reason")
+            pending[1].set_exception(DeviceError(self.device.id, event.code, reason))
+        else:
+            pending[1].set_result(event)
 
     # -- requests -----------------------------------------------------------------------
 

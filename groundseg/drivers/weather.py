@@ -8,7 +8,7 @@ Bad sentences are dropped and counted; silence makes the channels stale.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,7 +20,6 @@ from groundseg.codecs.weather import NEED_DATA, SENTENCE_FIELDS, Sentence, Weath
 from groundseg.config import Channel, Device, SentenceSource, SerialEndpoint
 from groundseg.drivers.base import BatchSink, DriverCore, DriverStatistics, Reading
 from groundseg.drivers.serial_link import SerialPort, receive_forever
-from groundseg.errors import ProtocolError
 from groundseg.quality import Quality
 from groundseg.telemetry.batch import QUALITY_DTYPE
 
@@ -69,15 +68,12 @@ class WeatherDriver:
         return self.core.device
 
     async def run(self) -> None:
-        core = self.core
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(
-                core.keep_link(self.port.open, self.port.close), name=f"{core.device.id}-link"
-            )
-            tasks.create_task(core.watch_staleness(), name=f"{core.device.id}-staleness")
-            tasks.create_task(
-                receive_forever(self.port, core, self._on_data), name=f"{core.device.id}-receive"
-            )
+        await self.core.run(
+            connect=self.port.open,
+            close=self.port.close,
+            cycles={},
+            receive=functools.partial(receive_forever, self.port, self.core, self._on_data),
+        )
 
     async def wait_connected(self) -> None:
         await self.core.connected.wait()
@@ -98,22 +94,10 @@ class WeatherDriver:
 
     def _on_data(self, data: bytes) -> None:
         self.decoder.receive_data(data)
-        self._drain_sentences()
-
-    def _drain_sentences(self) -> None:
-        while True:
-            try:
-                event = self.decoder.next_event()
-            except ProtocolError as exc:
-                self.core.counters.bad_frames += 1
-                self.core.note_error(str(exc))
-                continue
-            if event is NEED_DATA:
-                return
-            self.core.counters.responses += 1
-            self._publish(event)
+        self.core.drain(self.decoder.next_event, NEED_DATA, self._publish)
 
     def _publish(self, sentence: Sentence) -> None:
+        self.core.counters.responses += 1
         mapping = self.maps.get((sentence.kind, sentence.sensor))
         if mapping is None:
             return  # a sensor this pad does not use

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from groundseg.codecs.registers import BitBlockCodec, Block, WordBlockCodec, WordField
+from groundseg.codecs.registers import BitBlockCodec, Block, WordBlockCodec, WordField, decode_words
 from groundseg.config import Channel, Device, GroupSource, RegisterSource, Table
 
 __all__ = ["GroupImage", "ModbusImage", "WriteTarget"]
@@ -115,8 +115,9 @@ class ModbusImage:
                     f"{table} {address + cursor} is not the start of a writable channel"
                 )
             span = target.field.span
-            codec = WordBlockCodec(Block(0, span, (_moved(target.field),)))
-            decoded.append((target.channel, float(codec.decode(words[cursor : cursor + span])[0])))
+            decoded.append(
+                (target.channel, decode_words(target.field, words[cursor : cursor + span]))
+            )
             cursor += span
         return decoded
 
@@ -155,15 +156,3 @@ class GroupImage:
     def update(self, readings: npt.NDArray[np.float64]) -> None:
         for group, (codec, gather) in self._codecs.items():
             codec.encode(readings[gather], self.words[group])
-
-
-def _moved(field: WordField) -> WordField:
-    return WordField(
-        channel=field.channel,
-        address=0,
-        type=field.type,
-        word_order=field.word_order,
-        bit=field.bit,
-        scale=field.scale,
-        offset=field.offset,
-    )

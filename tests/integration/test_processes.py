@@ -204,3 +204,73 @@ def test_check_config_runs_as_the_console_script() -> None:
     )
     assert result.returncode == 0
     assert "is valid" in result.stdout
+
+
+def test_hw_sim_with_stop_on_eof_exits_when_its_control_input_closes() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hw_sim", "--pad", str(PAD_FILE), "--stop-on-eof"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        json.loads(_line(process, 30))
+        assert process.stdin is not None
+        process.stdin.close()
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def _children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(child) for child in text.split()]
+
+
+def test_a_killed_poll_leaves_no_simulator_behind() -> None:
+    """Even SIGKILL of `groundseg poll --sim` stops the simulator it started."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "groundseg",
+            "poll",
+            "--pad",
+            str(PAD_FILE),
+            "--sim",
+            "--duration",
+            "60",
+            "--channels",
+            "wx.*",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (children := _children(process.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling /proc for the child to appear, under a deadline
+        assert children, "the poll started its simulator"
+        simulator = children[0]
+        process.kill()
+        process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{simulator}").exists() and time.monotonic() < deadline:
+            status = (
+                Path(f"/proc/{simulator}/stat").read_text().split()[2]
+                if Path(f"/proc/{simulator}/stat").exists()
+                else "X"
+            )
+            if status == "Z":
+                break  # exited; a zombie only waits for init to reap it
+            time.sleep(0.05)
+        alive = (
+            Path(f"/proc/{simulator}/stat").exists()
+            and Path(f"/proc/{simulator}/stat").read_text().split()[2] != "Z"
+        )
+        assert not alive, "the simulator outlived the poll that started it"
+    finally:
+        if process.poll() is None:
+            process.kill()
