@@ -241,6 +241,7 @@ async def test_sensor_faults_show_in_the_values(pad: PadDefinition, sim: Simulat
         await sim.inject("stuck:lox.s1.ullage_pressure.b:value=2.5")
         await sim.inject("drift:lox.s1.ullage_pressure.c:rate=0.5")
         await sim.inject("stuck:lox.storage.level.a:value=120")
+        await sim.inject("noise:lox.s1.temp.top:sigma=5")
         await eventually(
             lambda: rig.value("lox.s1.ullage_pressure.b") == pytest.approx(2.5),
             within=2.0,
@@ -254,6 +255,25 @@ async def test_sensor_faults_show_in_the_values(pad: PadDefinition, sim: Simulat
             what="the drifting transmitter to move away from its twin",
         )
         await rig.wait_quality(["lox.storage.level.a"], Quality.INVALID, within=2.0)
+        noisy = pad.channel("lox.s1.temp.top").index
+        quiet = pad.channel("lox.s1.temp.mid").index
+        await eventually(
+            lambda: rig.updates("lox.s1.temp.top") > 20,
+            within=5.0,
+            what="twenty samples of the noisy probe",
+        )
+        spread = {
+            i: np.std(
+                [
+                    v
+                    for b in rig.batches[-20:]
+                    for c, v in zip(b.channel, b.value, strict=True)
+                    if c == i
+                ]
+            )
+            for i in (noisy, quiet)
+        }
+        assert spread[noisy] > 1.0 > spread[quiet], f"noise fault spread {spread}"
         assert rig.quality("lox.storage.level.b") is Quality.GOOD
         await sim.clear()
         await rig.wait_quality(["lox.storage.level.a"], Quality.GOOD, within=2.0)

@@ -6,6 +6,8 @@ count, data, CRC-16/MODBUS low byte first.
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pymodbus.pdu import ExceptionResponse
 from pymodbus.pdu.register_message import ReadInputRegistersResponse
 
@@ -85,3 +87,34 @@ def test_the_buffer_stays_bounded_under_a_stream_of_noise() -> None:
         hunter.feed(bytes(range(256)))
         hunter.next_frame()
     assert len(hunter.buffer) <= MAX_BUFFER
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600), st.integers(min_value=1, max_value=64))
+def test_random_bytes_never_raise_and_never_yield_a_foreign_frame(noise: bytes, chunk: int) -> None:
+    """Whatever arrives, the hunter raises nothing; anything it yields passed our unit and CRC."""
+    counters = LinkCounters()
+    hunter = RtuFrameHunter(7, counters)
+    for start in range(0, len(noise), chunk):
+        hunter.feed(noise[start : start + chunk])
+        while (pdu := hunter.next_frame()) is not None:
+            assert pdu.dev_id == 7
+    assert len(hunter.buffer) <= MAX_BUFFER
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=len(REPLY) - 1),
+    st.integers(min_value=0, max_value=7),
+    st.binary(max_size=20),
+)
+def test_a_single_bit_flip_never_yields_a_changed_reply(
+    position: int, bit: int, garbage: bytes
+) -> None:
+    """CRC-16 catches every single-bit error: the damaged reply is never decoded as data."""
+    damaged = bytearray(REPLY)
+    damaged[position] ^= 1 << bit
+    hunter = RtuFrameHunter(7, LinkCounters())
+    hunter.feed(garbage + bytes(damaged))
+    while (pdu := hunter.next_frame()) is not None:
+        assert not (isinstance(pdu, ReadInputRegistersResponse) and pdu.registers != [1, 2])
