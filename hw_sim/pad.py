@@ -285,7 +285,7 @@ class SimulatedPad:
                 if not self.plant.valves.has(target):
                     raise UnknownSignalError(f"no valve {target!r}")
             elif fault.kind in (FaultKind.LEAK, FaultKind.OVERPRESSURE):
-                self.plant._tank(target)
+                self.plant.tank(target)
             elif fault.kind is FaultKind.FORCE:
                 self.plant.signals.index(target)
             elif target not in self.pad.devices:

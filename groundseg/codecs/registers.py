@@ -116,6 +116,22 @@ class WordBlockCodec:
         little = np.array([f.word_order == WordOrder.LITTLE for f in fields], dtype=bool)
         self._hi = self._pos + little.astype(np.intp)
         self._lo = self._pos + (~little).astype(np.intp)
+        pos = self._pos
+        self._plain_16 = [(self._u16, pos[self._u16])] if len(self._u16) else []
+        self._signed_16 = [(self._i16, pos[self._i16])] if len(self._i16) else []
+        self._bit_fields = (
+            [(self._bits, pos[self._bits], self._bit[self._bits])] if len(self._bits) else []
+        )
+        self._wide = [
+            (group, self._hi[group], self._lo[group], view)
+            for group, view in (
+                (self._u32, np.uint32),
+                (self._i32, np.int32),
+                (self._f32, np.float32),
+            )
+            if len(group)
+        ]
+        self._identity = bool(np.all(self._scale == 1.0) and np.all(self._offset == 0.0))
 
     def decode(self, words: npt.NDArray[np.uint16]) -> npt.NDArray[np.float64]:
         """Values in the order of `self.channels`, from exactly `block.count` words."""
@@ -124,16 +140,20 @@ class WordBlockCodec:
                 f"block at {self.block.start} expects {self.block.count} words, got {len(words)}"
             )
         raw = np.empty(len(self.channels), dtype=np.float64)
-        pos = self._pos
-        raw[self._u16] = words[pos[self._u16]]
-        raw[self._i16] = words[pos[self._i16]].view(np.int16)
-        raw[self._bits] = (words[pos[self._bits]] >> self._bit[self._bits]) & 1
-        for group, view in ((self._u32, np.uint32), (self._i32, np.int32), (self._f32, np.float32)):
-            if len(group):
-                joined = (words[self._hi[group]].astype(np.uint32) << 16) | words[self._lo[group]]
-                # A float32 NaN pattern is a legal reading (INVALID downstream), not an error.
-                with np.errstate(invalid="ignore"):
-                    raw[group] = joined.view(view)
+        # Only the encodings this block has are decoded: most blocks hold one or two.
+        for slots, positions in self._plain_16:
+            raw[slots] = words[positions]
+        for slots, positions in self._signed_16:
+            raw[slots] = words[positions].view(np.int16)
+        for slots, positions, shifts in self._bit_fields:
+            raw[slots] = (words[positions] >> shifts) & 1
+        for slots, high, low, view in self._wide:
+            joined = (words[high].astype(np.uint32) << 16) | words[low]
+            # A float32 NaN pattern is a legal reading (INVALID downstream), not an error.
+            with np.errstate(invalid="ignore"):
+                raw[slots] = joined.view(view)
+        if self._identity:
+            return raw
         return raw * self._scale + self._offset
 
     def encode(self, values: npt.NDArray[np.float64], words: npt.NDArray[np.uint16]) -> None:

@@ -165,11 +165,11 @@ class PadPlant:
         self.valves.set_stuck(valve, stuck)
 
     def set_leak(self, tank: str, rate_per_s: float) -> None:
-        system, stage = self._tank(tank)
+        system, stage = self.tank(tank)
         system.leak_rate[stage] = rate_per_s
 
     def set_overpressure(self, tank: str, bar_per_s: float) -> None:
-        system, stage = self._tank(tank)
+        system, stage = self.tank(tank)
         system.overpressure_bar_s[stage] = bar_per_s
 
     def force(self, signal: str, value: float | None) -> None:
@@ -180,7 +180,8 @@ class PadPlant:
         else:
             self._overrides[position] = value
 
-    def _tank(self, tank: str) -> tuple[PropellantSystem, int]:
+    def tank(self, tank: str) -> tuple[PropellantSystem, int]:
+        """The propellant system and stage index of a stage tank (`lox.s1`...)."""
         systems = {"lox": self.lox, "ker": self.kerosene}
         prefix, _, stage = tank.partition(".")
         if prefix not in systems or stage not in ("s1", "s2"):
