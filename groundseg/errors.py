@@ -7,6 +7,7 @@
     │   └── LinkTimeout         no (matching) reply within the timeout
     ├── ProtocolError           bytes from the remote end violate the protocol (device, reason)
     ├── DeviceError             the device understood and refused (device, code)
+    ├── SubscriberStuck         a bus subscriber that must see everything fell behind
     └── CommandError            a command could not be carried out (command)
         ├── CommandRejected     refused before anything was written (bad argument, not writable)
         ├── WriteFailed         a write did not reach the device (link or device error)
@@ -32,6 +33,7 @@ __all__ = [
     "LinkError",
     "LinkTimeout",
     "ProtocolError",
+    "SubscriberStuck",
     "VerificationFailed",
     "VerifyMismatch",
     "WriteFailed",
@@ -115,6 +117,15 @@ class DeviceError(GroundsegError):
         self.code = code
         self.reason = reason
         super().__init__(f"{device}: device refused (code {code}): {reason}")
+
+
+class SubscriberStuck(GroundsegError):
+    """A bus subscriber that must not miss an item (journal, monitors) has a full queue."""
+
+    def __init__(self, names: Sequence[str], capacities: Sequence[int]) -> None:
+        self.names = tuple(names)
+        detail = ", ".join(f"{n} (capacity {c})" for n, c in zip(names, capacities, strict=True))
+        super().__init__(f"bus subscriber stuck, queue full: {detail}")
 
 
 class CommandError(GroundsegError):
