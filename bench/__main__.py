@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from bench.harness import write_results
+from bench.journal import run_journal_benchmarks
 from bench.modbus import run_modbus_benchmarks
 from groundseg.logs import configure_logging
 
@@ -19,6 +20,7 @@ def main() -> int:
     args = parser.parse_args()
     configure_logging("warning")
     results = asyncio.run(run_modbus_benchmarks(quick=args.quick))
+    results += run_journal_benchmarks(quick=args.quick)
     print(write_results(results, quick=args.quick))
     return 0 if all(r.passed for r in results) else 1
 

@@ -211,7 +211,7 @@ async def _timer_lateness(*, seconds: float) -> list[float]:
 
 async def run_modbus_benchmarks(*, quick: bool) -> list[Result]:
     pad = load_pad(PAD_FILE)
-    trials, seconds = (3, 1.5) if quick else (5, 3.0)
+    trials, seconds = (3, 1.5) if quick else (7, 3.0)
     results = []
     results += await throughput_against_raw_pymodbus(pad, trials=trials, seconds=seconds)
     results += await coalescing(pad, seconds=seconds)

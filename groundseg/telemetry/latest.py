@@ -35,12 +35,13 @@ class LatestValues:
         self.updates = np.zeros(channels, dtype=np.int64)
 
     def update(self, batch: SampleBatch) -> None:
-        """Take a batch; within it, the last sample of a channel wins."""
+        """Take a batch; within it, the last sample of a channel wins, and `updates` counts
+        the batches a channel appeared in."""
         channel = batch.channel
         self.value[channel] = batch.value
         self.time_ns[channel] = batch.time_ns
         self.quality[channel] = batch.quality
-        np.add.at(self.updates, channel, 1)
+        self.updates[channel] += 1
 
     def snapshot(self) -> LatestSnapshot:
         return LatestSnapshot(

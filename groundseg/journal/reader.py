@@ -1,0 +1,103 @@
+"""Reading the journal: by record number (publishers catching up) or by time range (replay).
+
+Closed segments are skipped by their index when they cannot hold what is asked for; the
+segment being written is read up to its last complete record batch. Columns come back as
+numpy views of the memory-mapped files, without copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from groundseg.journal.format import (
+    EVENTS,
+    INDEX_SUFFIX,
+    SAMPLES,
+    SegmentSummary,
+    events_from_record_batch,
+    sample_batch_from_record_batch,
+)
+from groundseg.journal.segments import read_segment
+from groundseg.journal.writer import segments_of
+from groundseg.telemetry.batch import SampleBatch
+from groundseg.telemetry.events import Event
+
+__all__ = ["JournalReader"]
+
+
+class JournalReader:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def samples(
+        self, *, from_record: int = 0, start_ns: int | None = None, end_ns: int | None = None
+    ) -> Iterator[tuple[int, SampleBatch]]:
+        """(record, batch) from `from_record` on, restricted to samples with start <= time < end."""
+        for path in self._segments(SAMPLES, from_record, start_ns, end_ns):
+            for record_batch in read_segment(path):
+                if record_batch.num_rows == 0:
+                    continue
+                record, batch = sample_batch_from_record_batch(record_batch)
+                if record < from_record:
+                    continue
+                if start_ns is not None or end_ns is not None:
+                    batch = _within(batch, start_ns, end_ns)
+                    if len(batch) == 0:
+                        continue
+                yield record, batch
+
+    def events(
+        self, *, from_record: int = 0, start_ns: int | None = None, end_ns: int | None = None
+    ) -> Iterator[tuple[int, Event]]:
+        for path in self._segments(EVENTS, from_record, start_ns, end_ns):
+            for record_batch in read_segment(path):
+                for record, event in events_from_record_batch(record_batch):
+                    if record < from_record:
+                        continue
+                    if (start_ns is not None and event.time_ns < start_ns) or (
+                        end_ns is not None and event.time_ns >= end_ns
+                    ):
+                        continue
+                    yield record, event
+
+    def _segments(
+        self, kind: str, from_record: int, start_ns: int | None, end_ns: int | None
+    ) -> Iterator[Path]:
+        for path in segments_of(self.directory, kind):
+            summary = _index(path)
+            if summary is not None:
+                if summary.last_record < from_record:
+                    continue
+                if start_ns is not None and summary.max_time_ns < start_ns:
+                    continue
+                if end_ns is not None and summary.min_time_ns >= end_ns:
+                    continue
+            yield path
+
+
+def _within(batch: SampleBatch, start_ns: int | None, end_ns: int | None) -> SampleBatch:
+    keep = np.ones(len(batch), dtype=bool)
+    if start_ns is not None:
+        keep &= batch.time_ns >= start_ns
+    if end_ns is not None:
+        keep &= batch.time_ns < end_ns
+    if keep.all():
+        return batch
+    return SampleBatch(
+        source=batch.source,
+        seq=batch.seq,
+        channel=batch.channel[keep],
+        time_ns=batch.time_ns[keep],
+        value=batch.value[keep],
+        quality=batch.quality[keep],
+    )
+
+
+def _index(path: Path) -> SegmentSummary | None:
+    try:
+        return SegmentSummary.from_json(path.with_name(path.name + INDEX_SUFFIX).read_text())
+    except (OSError, ValueError):
+        return None
