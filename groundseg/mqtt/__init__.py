@@ -1,0 +1,1 @@
+"""MQTT: the topic scheme, connections, the telemetry publisher."""
