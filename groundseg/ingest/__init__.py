@@ -1,0 +1,1 @@
+"""The ingest service: MQTT telemetry frames into the time-series database, losing nothing."""
