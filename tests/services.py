@@ -7,16 +7,19 @@ can be killed and restarted on the same port to test outages.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["Mosquitto", "free_port", "wait_for_port"]
+__all__ = ["InfluxDB1", "Mosquitto", "VictoriaMetrics", "free_port", "wait_for_port"]
 
 
 def free_port() -> int:
@@ -112,3 +115,154 @@ class Mosquitto:
             yield broker
         finally:
             broker.stop()
+
+
+class InfluxDB1:
+    """Debian's InfluxDB 1.6 (`/write` and InfluxQL `/query`), data in its own directory."""
+
+    def __init__(self, directory: Path, database: str = "groundseg") -> None:
+        executable = shutil.which("influxd") or "/usr/bin/influxd"
+        if not Path(executable).exists():
+            raise RuntimeError("influxd is installed by `make test` (Debian package influxdb)")
+        self.executable = executable
+        self.directory = directory
+        self.database = database
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config = directory / "influxdb.conf"
+        self.config.write_text(
+            f"""reporting-disabled = true
+bind-address = "127.0.0.1:{free_port()}"
+[meta]
+  dir = "{directory}/meta"
+[data]
+  dir = "{directory}/data"
+  wal-dir = "{directory}/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:{self.port}"
+  log-enabled = false
+  max-body-size = 0
+[logging]
+  level = "error"
+[monitor]
+  store-enabled = false
+[continuous_queries]
+  enabled = false
+[subscriber]
+  enabled = false
+"""
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.executable, "-config", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, within=30.0, process=self.process)
+        self.query(f'CREATE DATABASE "{self.database}"')
+
+    def query(self, text: str) -> dict[str, object]:
+        body = urllib.parse.urlencode({"q": text, "db": self.database, "epoch": "ns"}).encode()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/query", data=body, timeout=30) as response:  # noqa: S310  our own loopback server
+                    result: dict[str, object] = json.loads(response.read())
+                    return result
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)  # the HTTP port opens before the service accepts queries
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, directory: Path) -> Iterator[InfluxDB1]:
+        server = cls(directory)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+class VictoriaMetrics:
+    """Debian's VictoriaMetrics, with retention long enough for replays of old data and
+    deduplication so a sample written twice is stored once (DESIGN section 7)."""
+
+    def __init__(self, directory: Path) -> None:
+        executable = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
+        if not Path(executable).exists():
+            raise RuntimeError(
+                "victoria-metrics is installed by `make test` (Debian package victoria-metrics)"
+            )
+        self.executable = executable
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        directory.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.executable,
+                f"-storageDataPath={self.directory}",
+                f"-httpListenAddr=127.0.0.1:{self.port}",
+                "-retentionPeriod=100y",
+                "-dedup.minScrapeInterval=1ms",
+                "-loggerLevel=ERROR",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port, within=30.0, process=self.process)
+
+    def export(self, match: str) -> list[dict[str, object]]:
+        """Every series matching, as /api/v1/export returns them (after a flush)."""
+        with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=30):  # noqa: S310  our own loopback server
+            pass
+        query = urllib.parse.urlencode({"match[]": match})
+        with urllib.request.urlopen(f"{self.url}/api/v1/export?{query}", timeout=60) as response:  # noqa: S310  our own loopback server
+            return [json.loads(line) for line in response.read().splitlines() if line.strip()]
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, directory: Path) -> Iterator[VictoriaMetrics]:
+        server = cls(directory)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()

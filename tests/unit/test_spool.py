@@ -53,13 +53,12 @@ def test_a_torn_tail_is_cut_and_the_rest_survives(tmp_path: Path) -> None:
 
 def test_the_size_cap_refuses_whole_frames_and_keeps_the_rest(tmp_path: Path) -> None:
     spool = Spool(tmp_path, max_bytes=1000)
-    kept = 0
+    fitting = 1000 // (8 + 104)  # each record: 8-byte header and a 104-byte frame
+    for frame in frames(fitting):
+        spool.append(frame)
     with pytest.raises(SpoolFull, match="1,000-byte cap"):
-        for frame in frames(100):
-            spool.append(frame)
-            kept += 1
-    assert 0 < kept < 100
-    assert [p for _, p in spool.pending(1000)] == frames(100)[:kept], "no half-written frame"
+        spool.append(frames(fitting + 1)[-1])
+    assert [p for _, p in spool.pending(1000)] == frames(fitting), "no half-written frame"
     everything = spool.pending(1000)
     spool.delivered(everything[-1][0], len(everything))
     spool.append(b"room again")
