@@ -7,6 +7,7 @@ username/password. Secrets come from the environment or a file, never the comman
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import ssl
@@ -18,6 +19,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 __all__ = ["SESSION_EXPIRY_S", "MqttSettings", "make_client"]
+
+_PAHO_LOG = logging.getLogger("groundseg.mqtt.client")
+# aiomqtt warns once per publish beyond a few dozen in flight; the publisher's window is
+# deliberate, so only errors from the client library are worth a log line.
+_PAHO_LOG.setLevel(logging.ERROR)
 
 SESSION_EXPIRY_S = 7 * 24 * 3600
 """How long the broker keeps a persistent session (MQTT 5) while its client is away."""
@@ -84,4 +90,5 @@ def make_client(
         max_queued_incoming_messages=settings.incoming_queue,
         socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         timeout=10.0,
+        logger=_PAHO_LOG,
     )

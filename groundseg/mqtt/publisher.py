@@ -150,16 +150,15 @@ class TelemetryPublisher:
                     self._connected = True
                     backoff.reset()
                     await self._session(client)
-            except aiomqtt.MqttError as exc:
+            except* aiomqtt.MqttError as failures:
                 if self._connected:
-                    log.warning("broker connection lost", reason=str(exc))
-                self._connected = False
+                    log.warning("broker connection lost", reason=str(failures.exceptions[0]))
                 self._reconnects += 1
-                await asyncio.sleep(backoff.next_delay())
             finally:
                 self._connected = False
                 with contextlib.suppress(OSError):
                     self._save_cursor()
+            await asyncio.sleep(backoff.next_delay())
 
     async def _session(self, client: aiomqtt.Client) -> None:
         log.info(
@@ -266,8 +265,6 @@ class TelemetryPublisher:
                     if isinstance(message.payload, bytes | bytearray)
                     else {}
                 )
-                if payload.get("controller") != self.client_id:
-                    continue
                 self._stored.update(
                     [(int(first), int(last)) for first, last in payload.get("stored", [])]
                 )

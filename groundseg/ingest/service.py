@@ -1,0 +1,285 @@
+"""`groundseg ingest`: telemetry frames from MQTT into the database, losing nothing.
+
+    broker --QoS 1, persistent session--> receive --append--> spool --> deliver --> database
+                                            |  ack to the broker only after the append
+                                            +--> stored record ranges --> ack topic --> publisher
+
+A frame is acknowledged to the broker only once it is in the spool, so a killed ingest
+loses nothing the broker still had; the stored record ranges, published on the ack topic,
+let the controller resend whatever the broker lost. Delivery reads the spool in order,
+drops duplicates by (source, seq), notes gaps, writes large batches of wide lines, and
+retries with backoff (honouring Retry-After) for as long as the database is away: the
+spool, not memory, holds the backlog. Lines the database refuses as malformed go to a
+dead-letter file with an alarm. Health and lag are published for operators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiomqtt
+import structlog
+
+from groundseg.codecs.frames import decode_frame
+from groundseg.drivers.backoff import Backoff
+from groundseg.errors import ProtocolError
+from groundseg.ingest.lines import LineBuilder
+from groundseg.ingest.sinks import Sink, SinkError
+from groundseg.ingest.spool import Spool, SpoolFull
+from groundseg.mqtt.acks import IntervalSet
+from groundseg.mqtt.connection import MqttSettings, make_client
+from groundseg.mqtt.topics import Topics
+
+__all__ = ["IngestService", "IngestSettings", "IngestStatistics"]
+
+log = structlog.get_logger("groundseg.ingest")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestSettings:
+    instance: str = "ingest-1"
+    shared_group: str | None = None
+    """MQTT 5 shared subscription group: instances in one group split the frames."""
+    lines_per_write: int = 5000
+    flush_s: float = 0.05
+    retry_max_s: float = 30.0
+    report_s: float = 0.5
+    dead_letter: Path = Path("dead-letter.lp")
+
+
+@dataclass(slots=True)
+class IngestStatistics:
+    frames: int = 0
+    samples: int = 0
+    duplicates: int = 0
+    bad_frames: int = 0
+    written_lines: int = 0
+    write_failures: int = 0
+    dead_letters: int = 0
+    gaps: dict[str, int] = field(default_factory=dict)
+    database_up: bool = True
+    spool_full: bool = False
+    last_error: str = ""
+
+
+class IngestService:
+    def __init__(
+        self,
+        *,
+        mqtt: MqttSettings,
+        topics: Topics,
+        spool: Spool,
+        sinks: Sequence[Sink],
+        channels: Sequence[str],
+        settings: IngestSettings,
+    ) -> None:
+        self.mqtt = mqtt
+        self.topics = topics
+        self.spool = spool
+        self.sinks = list(sinks)
+        self.settings = settings
+        self.lines = LineBuilder(pad=topics.pad, channels=channels)
+        self.stats = IngestStatistics()
+        self._stored = IntervalSet()
+        self._seen: dict[str, IntervalSet] = {}
+        self._spooled = asyncio.Event()
+        self._newest_in_write_ns = 0
+        self._newest_stored_ns = 0
+        """Time of the newest sample the database has: the ingest's lag is now minus this."""
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._receive_forever(), name="ingest-receive")
+            tasks.create_task(self._deliver_forever(), name="ingest-deliver")
+
+    # -- receiving -------------------------------------------------------------------------
+
+    async def _receive_forever(self) -> None:
+        backoff = Backoff(initial_s=0.1, cap_s=2.0)
+        client_id = f"groundseg-{self.topics.pad}-{self.settings.instance}"
+        while True:
+            client = make_client(self.mqtt, client_id=client_id, persistent=True)
+            # Acknowledge only after the frame is in the spool (paho's manual acks; aiomqtt
+            # does not expose the switch, so it is set on the paho client it wraps).
+            client._client.manual_ack_set(True)
+            try:
+                async with client:
+                    backoff.reset()
+                    topic = self.topics.all_telemetry
+                    if self.settings.shared_group:
+                        topic = f"$share/{self.settings.shared_group}/{topic}"
+                    await client.subscribe(topic, qos=1)
+                    log.info("subscribed", topic=topic, instance=self.settings.instance)
+                    async with asyncio.TaskGroup() as tasks:
+                        tasks.create_task(self._report(client), name="ingest-report")
+                        async for message in client.messages:
+                            await self._take(client, message)
+            except* aiomqtt.MqttError as failures:
+                log.warning("broker connection lost", reason=str(failures.exceptions[0]))
+            await asyncio.sleep(backoff.next_delay())
+
+    async def _take(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        payload = message.payload
+        try:
+            frame = decode_frame(bytes(payload))
+        except ProtocolError as exc:
+            self.stats.bad_frames += 1
+            self.stats.last_error = f"bad frame on {message.topic}: {exc}"
+            self._dead_letter(f"# {exc}: {bytes(payload)[:64].hex()}")
+            client._client.ack(message.mid, message.qos)
+            return
+        while True:
+            try:
+                self.spool.append(bytes(payload))
+                break
+            except SpoolFull as exc:
+                if not self.stats.spool_full:
+                    log.error(
+                        "spool full: not taking frames until the database drains it",
+                        reason=str(exc),
+                    )
+                self.stats.spool_full = True
+                self.stats.last_error = str(exc)
+                await asyncio.sleep(0.2)  # the frame stays unacknowledged at the broker meanwhile
+        self.stats.spool_full = False
+        client._client.ack(message.mid, message.qos)
+        self.stats.frames += 1
+        self._stored.add(frame.record)
+        self._spooled.set()
+
+    async def _report(self, client: aiomqtt.Client) -> None:
+        """Stored record ranges for the publisher; health and lag for operators."""
+        while True:
+            await asyncio.sleep(self.settings.report_s)
+            if self._stored.intervals:
+                ack = {
+                    "instance": self.settings.instance,
+                    "stored": [list(i) for i in self._stored.intervals],
+                }
+                await client.publish(
+                    self.topics.ingest_ack(self.settings.instance), json.dumps(ack), qos=1
+                )
+            await client.publish(
+                self.topics.ingest_health(self.settings.instance),
+                json.dumps(self.health()),
+                qos=0,
+                retain=True,
+            )
+
+    def health(self) -> dict[str, object]:
+        spool = self.spool.statistics()
+        lag_s = (
+            (time.time_ns() - self._newest_stored_ns) / 1e9
+            if self._newest_stored_ns and spool.pending_records
+            else 0.0
+        )
+        return {
+            "instance": self.settings.instance,
+            "database_up": self.stats.database_up,
+            "spool_full": self.stats.spool_full,
+            "spool_pending_frames": spool.pending_records,
+            "spool_pending_bytes": spool.pending_bytes,
+            "lag_s": round(lag_s, 3),
+            "frames": self.stats.frames,
+            "samples": self.stats.samples,
+            "duplicates": self.stats.duplicates,
+            "gaps": sum(self.stats.gaps.values()),
+            "bad_frames": self.stats.bad_frames,
+            "dead_letters": self.stats.dead_letters,
+            "last_error": self.stats.last_error,
+        }
+
+    # -- delivering ------------------------------------------------------------------------
+
+    async def _deliver_forever(self) -> None:
+        backoff = Backoff(initial_s=0.2, cap_s=self.settings.retry_max_s)
+        while True:
+            pending = self.spool.pending(self.settings.lines_per_write)
+            if not pending:
+                self._spooled.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await self._spooled.wait()
+                continue
+            lines, taken = self._lines([payload for _, payload in pending])
+            try:
+                if lines:
+                    await asyncio.to_thread(self._write_all, "\n".join(lines))
+            except SinkError as exc:
+                self.stats.write_failures += 1
+                self.stats.last_error = str(exc)
+                if exc.permanent:
+                    log.error(
+                        "database refused lines; kept in the dead-letter file", reason=str(exc)
+                    )
+                    self._dead_letter(f"# {exc}\n" + "\n".join(lines))
+                else:
+                    if self.stats.database_up:
+                        log.warning(
+                            "database unavailable; the spool holds the backlog", reason=str(exc)
+                        )
+                    self.stats.database_up = False
+                    await asyncio.sleep(exc.retry_after_s or backoff.next_delay())
+                    continue
+            if not self.stats.database_up:
+                log.info("database back", backlog_frames=self.spool.statistics().pending_records)
+            self.stats.database_up = True
+            self._newest_stored_ns = max(self._newest_stored_ns, self._newest_in_write_ns)
+            self._stored_in_database(taken)
+            backoff.reset()
+            self.spool.delivered(pending[-1][0], len(pending))
+            self.stats.written_lines += len(lines)
+            if len(pending) < self.settings.lines_per_write:
+                await asyncio.sleep(self.settings.flush_s)  # let a larger batch gather
+
+    def _write_all(self, body: str) -> None:
+        for sink in self.sinks:
+            sink.write(body)
+
+    def _lines(self, payloads: list[bytes]) -> tuple[list[str], list[tuple[str, int, int]]]:
+        """Lines for the frames not stored before, and (source, seq, samples) of each: they
+        count as stored only once the write succeeds, so a failed write is retried whole."""
+        lines: list[str] = []
+        taken: list[tuple[str, int, int]] = []
+        in_this_write: set[tuple[str, int]] = set()
+        for payload in payloads:
+            try:
+                frame = decode_frame(payload)
+            except ProtocolError:
+                continue  # checked on receipt; a spool record is intact by its CRC
+            batch = frame.batch
+            seen = self._seen.get(batch.source)
+            key = (batch.source, batch.seq)
+            if key in in_this_write or (
+                seen is not None and any(a <= batch.seq <= b for a, b in seen.intervals)
+            ):
+                self.stats.duplicates += 1
+                continue
+            in_this_write.add(key)
+            taken.append((batch.source, batch.seq, len(batch)))
+            if len(batch):
+                self._newest_in_write_ns = max(self._newest_in_write_ns, int(batch.time_ns.max()))
+            lines.extend(self.lines.lines(batch))
+        return lines, taken
+
+    def _stored_in_database(self, taken: list[tuple[str, int, int]]) -> None:
+        for source, seq, samples in taken:
+            seen = self._seen.setdefault(source, IntervalSet())
+            seen.add(seq)
+            self.stats.samples += samples
+        for source, seen in self._seen.items():
+            if seen.intervals:
+                self.stats.gaps[source] = sum(
+                    b - a + 1 for a, b in seen.holes(seen.intervals[0][0], seen.intervals[-1][1])
+                )
+
+    def _dead_letter(self, text: str) -> None:
+        self.stats.dead_letters += 1
+        with self.settings.dead_letter.open("a", encoding="utf-8") as handle:
+            handle.write(text + "\n")

@@ -1,0 +1,278 @@
+"""Journal, publisher, Mosquitto, ingest, database: every sample stored once, through outages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from groundseg.clock import SystemClock
+from groundseg.ingest.service import IngestService, IngestSettings
+from groundseg.ingest.sinks import InfluxV1Sink, InfluxV2Sink, Sink
+from groundseg.ingest.spool import Spool
+from groundseg.journal.writer import JournalSettings, JournalWriter
+from groundseg.mqtt.connection import MqttSettings
+from groundseg.mqtt.publisher import TelemetryPublisher
+from groundseg.mqtt.topics import Topics
+from groundseg.quality import Quality
+from groundseg.telemetry.batch import SampleBatch
+from tests.helpers import eventually
+from tests.services import InfluxDB1, Mosquitto, VictoriaMetrics
+
+TOPICS = Topics("testpad")
+CHANNELS = [f"ch.{i}" for i in range(16)]
+T0 = 1_780_000_000_000_000_000
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    with Mosquitto.running(tmp_path / "mosquitto") as running:
+        yield running
+
+
+@pytest.fixture
+def influx(tmp_path: Path) -> Iterator[InfluxDB1]:
+    with InfluxDB1.running(tmp_path / "influx") as running:
+        yield running
+
+
+def batch(source: str, seq: int) -> SampleBatch:
+    return SampleBatch.at(
+        source=source,
+        seq=seq,
+        time_ns=T0 + seq * 10_000_000,
+        channel=np.arange(len(CHANNELS), dtype=np.uint32),
+        value=np.arange(len(CHANNELS), dtype=np.float64) + seq,
+        quality=Quality.GOOD,
+    )
+
+
+@dataclass
+class Pipeline:
+    journal: JournalWriter
+    publisher: TelemetryPublisher
+
+    def produce(self, source: str, seqs: range) -> None:
+        for seq in seqs:
+            item = batch(source, seq)
+            self.publisher.offer(self.journal.append(item), item)
+
+
+@contextlib.asynccontextmanager
+async def task(coroutine: object, name: str) -> AsyncIterator[asyncio.Task[None]]:
+    running = asyncio.create_task(coroutine, name=name)  # type: ignore[arg-type]
+    try:
+        yield running
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+def pipeline(tmp_path: Path, broker: Mosquitto) -> Pipeline:
+    journal = JournalWriter(
+        JournalSettings(directory=tmp_path / "journal"),
+        pad="testpad",
+        channels=CHANNELS,
+        sources=["plc", "gas_panel"],
+        clock=SystemClock(),
+    )
+    journal.open()
+    publisher = TelemetryPublisher(
+        settings=MqttSettings(port=broker.port),
+        topics=TOPICS,
+        journal=journal,
+        client_id="controller",
+        cursor_file=tmp_path / "cursor.json",
+        clock=SystemClock(),
+        confirm="ingest",
+        resend_after_s=1.0,
+    )
+    return Pipeline(journal, publisher)
+
+
+def ingest(
+    tmp_path: Path,
+    broker: Mosquitto,
+    sinks: list[Sink],
+    *,
+    instance: str = "ingest-1",
+    shared: str | None = None,
+    retry_max_s: float = 0.5,
+) -> IngestService:
+    return IngestService(
+        mqtt=MqttSettings(port=broker.port),
+        topics=TOPICS,
+        spool=Spool(tmp_path / f"spool-{instance}"),
+        sinks=sinks,
+        channels=CHANNELS,
+        settings=IngestSettings(
+            instance=instance,
+            shared_group=shared,
+            retry_max_s=retry_max_s,
+            dead_letter=tmp_path / f"dead-{instance}.lp",
+        ),
+    )
+
+
+def stored_rows(influx: InfluxDB1) -> dict[str, list[list[object]]]:
+    result = influx.query('SELECT "ch.0", "ch.15" FROM telemetry GROUP BY "source"')
+    series = result["results"][0].get("series", [])  # type: ignore[index, union-attr]
+    return {s["tags"]["source"]: s["values"] for s in series}  # type: ignore[index]
+
+
+def count_rows(influx: InfluxDB1) -> int:
+    return sum(len(rows) for rows in stored_rows(influx).values())
+
+
+def assert_exactly(influx: InfluxDB1, expected: dict[str, int]) -> None:
+    rows = stored_rows(influx)
+    for source, n in expected.items():
+        got = rows.get(source, [])
+        assert [r[0] for r in got] == [T0 + s * 10_000_000 for s in range(n)], (
+            f"{source}: missing or extra rows"
+        )
+        assert [r[1] for r in got] == [float(s) for s in range(n)]
+        assert [r[2] for r in got] == [15.0 + s for s in range(n)]
+
+
+async def test_every_sample_reaches_influxdb_and_victoriametrics_once(
+    tmp_path: Path, broker: Mosquitto, influx: InfluxDB1
+) -> None:
+    with VictoriaMetrics.running(tmp_path / "vm") as vm:
+        line = pipeline(tmp_path, broker)
+        service = ingest(
+            tmp_path,
+            broker,
+            [InfluxV1Sink(influx.url, influx.database), InfluxV2Sink(vm.url, bucket="groundseg")],
+        )
+        async with task(service.run(), "ingest"), task(line.publisher.run(), "publisher"):
+            line.produce("plc", range(300))
+            line.produce("gas_panel", range(100))
+            await eventually(
+                lambda: count_rows(influx) == 400,
+                within=30.0,
+                what="400 rows in InfluxDB",
+                seen=lambda: count_rows(influx),
+            )
+            await eventually(
+                lambda: line.publisher.statistics().durable == 400,
+                within=10.0,
+                what="the publisher told all 400 are stored",
+            )
+        assert_exactly(influx, {"plc": 300, "gas_panel": 100})
+        series = {
+            str(s["metric"]["__name__"]) + "/" + str(s["metric"]["source"]): s
+            for s in vm.export('{__name__="telemetry_ch.0"}')
+        }  # type: ignore[index]
+        assert series["telemetry_ch.0/plc"]["values"] == [float(s) for s in range(300)]
+        assert series["telemetry_ch.0/plc"]["timestamps"] == [
+            (T0 + s * 10_000_000) // 1_000_000 for s in range(300)
+        ]
+        assert len(series["telemetry_ch.0/gas_panel"]["values"]) == 100
+
+
+async def test_a_broker_killed_under_load_loses_nothing(
+    tmp_path: Path, broker: Mosquitto, influx: InfluxDB1
+) -> None:
+    line = pipeline(tmp_path, broker)
+    service = ingest(tmp_path, broker, [InfluxV1Sink(influx.url, influx.database)])
+    async with task(service.run(), "ingest"), task(line.publisher.run(), "publisher"):
+        line.produce("plc", range(200))
+        await eventually(lambda: count_rows(influx) >= 50, within=20.0, what="data flowing")
+        broker.kill()  # SIGKILL: the broker's queued messages die with it
+        line.produce("plc", range(200, 400))
+        await asyncio.sleep(0.5)  # producing into the outage
+        broker.start()
+        line.produce("plc", range(400, 500))
+        await eventually(
+            lambda: count_rows(influx) == 500,
+            within=60.0,
+            what="all 500 rows after the broker came back",
+            seen=lambda: count_rows(influx),
+        )
+    assert_exactly(influx, {"plc": 500})
+
+
+async def test_the_database_away_longer_than_the_retry_budget_loses_nothing(
+    tmp_path: Path, broker: Mosquitto, influx: InfluxDB1
+) -> None:
+    line = pipeline(tmp_path, broker)
+    service = ingest(
+        tmp_path,
+        broker,
+        [InfluxV1Sink(influx.url, influx.database, timeout_s=1.0)],
+        retry_max_s=0.3,
+    )
+    async with task(service.run(), "ingest"), task(line.publisher.run(), "publisher"):
+        line.produce("plc", range(100))
+        await eventually(lambda: count_rows(influx) == 100, within=20.0, what="the first 100 rows")
+        influx.stop()
+        line.produce("plc", range(100, 600))
+        await eventually(
+            lambda: service.stats.write_failures >= 5,
+            within=20.0,
+            what="several failed writes (the retry budget spent)",
+            seen=lambda: (service.stats, service.spool.statistics()),
+        )
+        assert not service.stats.database_up
+        assert service.spool.statistics().pending_records > 0, "the spool holds the backlog"
+        await eventually(
+            lambda: line.publisher.statistics().durable == 600,
+            within=10.0,
+            what="spooled frames confirmed while the database is away",
+        )
+        influx.start()
+        await eventually(
+            lambda: count_rows(influx) == 600,
+            within=60.0,
+            what="all 600 rows after the database returned",
+            seen=lambda: count_rows(influx),
+        )
+        await eventually(
+            lambda: service.spool.statistics().pending_records == 0,
+            within=10.0,
+            what="the spool drained",
+        )
+    assert_exactly(influx, {"plc": 600})
+
+
+async def test_two_ingest_instances_on_a_shared_subscription_store_every_sample_once(
+    tmp_path: Path, broker: Mosquitto, influx: InfluxDB1
+) -> None:
+    line = pipeline(tmp_path, broker)
+    sink = InfluxV1Sink(influx.url, influx.database)
+    first = ingest(tmp_path, broker, [sink], instance="ingest-a", shared="ingest")
+    second = ingest(
+        tmp_path,
+        broker,
+        [InfluxV1Sink(influx.url, influx.database)],
+        instance="ingest-b",
+        shared="ingest",
+    )
+    async with (
+        task(first.run(), "ingest-a"),
+        task(second.run(), "ingest-b"),
+        task(line.publisher.run(), "publisher"),
+    ):
+        await asyncio.sleep(0.5)  # both subscribed before the load starts (else one takes it all)
+        line.produce("plc", range(400))
+        await eventually(
+            lambda: count_rows(influx) == 400,
+            within=30.0,
+            what="400 rows",
+            seen=lambda: count_rows(influx),
+        )
+        await eventually(
+            lambda: line.publisher.statistics().durable == 400,
+            within=10.0,
+            what="merged confirmations cover every record",
+        )
+    assert first.stats.frames > 0
+    assert second.stats.frames > 0, "the load was split"
+    assert_exactly(influx, {"plc": 400})
