@@ -18,6 +18,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 __all__ = ["InfluxDB1", "Mosquitto", "VictoriaMetrics", "free_port", "wait_for_port"]
 
@@ -168,13 +169,13 @@ bind-address = "127.0.0.1:{free_port()}"
         wait_for_port(self.port, within=30.0, process=self.process)
         self.query(f'CREATE DATABASE "{self.database}"')
 
-    def query(self, text: str) -> dict[str, object]:
+    def query(self, text: str) -> dict[str, Any]:
         body = urllib.parse.urlencode({"q": text, "db": self.database, "epoch": "ns"}).encode()
         deadline = time.monotonic() + 20
         while True:
             try:
                 with urllib.request.urlopen(f"{self.url}/query", data=body, timeout=30) as response:  # noqa: S310  our own loopback server
-                    result: dict[str, object] = json.loads(response.read())
+                    result: dict[str, Any] = json.loads(response.read())
                     return result
             except OSError:
                 if time.monotonic() > deadline:
@@ -240,7 +241,7 @@ class VictoriaMetrics:
         )
         wait_for_port(self.port, within=30.0, process=self.process)
 
-    def export(self, match: str) -> list[dict[str, object]]:
+    def export(self, match: str) -> list[dict[str, Any]]:
         """Every series matching, as /api/v1/export returns them (after a flush)."""
         with urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=30):  # noqa: S310  our own loopback server
             pass

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -64,8 +65,10 @@ class Pipeline:
 
 
 @contextlib.asynccontextmanager
-async def task(coroutine: object, name: str) -> AsyncIterator[asyncio.Task[None]]:
-    running = asyncio.create_task(coroutine, name=name)  # type: ignore[arg-type]
+async def task(
+    coroutine: Coroutine[Any, Any, None], name: str
+) -> AsyncIterator[asyncio.Task[None]]:
+    running = asyncio.create_task(coroutine, name=name)
     try:
         yield running
     finally:
@@ -122,8 +125,8 @@ def ingest(
 
 def stored_rows(influx: InfluxDB1) -> dict[str, list[list[object]]]:
     result = influx.query('SELECT "ch.0", "ch.15" FROM telemetry GROUP BY "source"')
-    series = result["results"][0].get("series", [])  # type: ignore[index, union-attr]
-    return {s["tags"]["source"]: s["values"] for s in series}  # type: ignore[index]
+    series = result["results"][0].get("series", [])
+    return {s["tags"]["source"]: s["values"] for s in series}
 
 
 def count_rows(influx: InfluxDB1) -> int:
@@ -169,7 +172,7 @@ async def test_every_sample_reaches_influxdb_and_victoriametrics_once(
         series = {
             str(s["metric"]["__name__"]) + "/" + str(s["metric"]["source"]): s
             for s in vm.export('{__name__="telemetry_ch.0"}')
-        }  # type: ignore[index]
+        }
         assert series["telemetry_ch.0/plc"]["values"] == [float(s) for s in range(300)]
         assert series["telemetry_ch.0/plc"]["timestamps"] == [
             (T0 + s * 10_000_000) // 1_000_000 for s in range(300)

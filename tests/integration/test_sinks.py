@@ -37,7 +37,7 @@ def test_influxdb_1_stores_wide_lines_once_even_when_sent_twice(tmp_path: Path) 
         result = influx.query(
             'SELECT "lox.s1.level.a", "lox.s1.level.a_quality", "wx.wind.m10.gust_quality" FROM telemetry'
         )
-        series = result["results"][0]["series"][0]  # type: ignore[index]
+        series = result["results"][0]["series"][0]
         rows = series["values"]
         assert len(rows) == 10
         assert [row[0] for row in rows] == [T0 + s * 1_000_000_000 for s in range(10)]
@@ -68,7 +68,7 @@ def test_victoriametrics_takes_the_v2_write_api_and_exports_every_sample(tmp_pat
         lines = "\n".join(line for seq in range(10) for line in BUILDER.lines(batch(seq)))
         sink.write(lines)
         sink.write(lines)
-        series = {str(s["metric"]["__name__"]): s for s in vm.export('{__name__=~"telemetry_.*"}')}  # type: ignore[index]
+        series = {str(s["metric"]["__name__"]): s for s in vm.export('{__name__=~"telemetry_.*"}')}
         level = series["telemetry_lox.s1.level.a"]
         assert level["values"] == [50.0 + s for s in range(10)]
         assert level["timestamps"] == [(T0 + s * 1_000_000_000) // 1_000_000 for s in range(10)]
