@@ -157,14 +157,14 @@ class IngestService:
         """Stored record ranges for the publisher; health and lag for operators."""
         while True:
             await asyncio.sleep(self.settings.report_s)
-            if self._stored.intervals:
-                ack = {
-                    "instance": self.settings.instance,
-                    "stored": [list(i) for i in self._stored.intervals],
-                }
-                await client.publish(
-                    self.topics.ingest_ack(self.settings.instance), json.dumps(ack), qos=1
-                )
+            # Sent even when nothing is new: it also tells the publisher this instance lives.
+            ack = {
+                "instance": self.settings.instance,
+                "stored": [list(i) for i in self._stored.intervals],
+            }
+            await client.publish(
+                self.topics.ingest_ack(self.settings.instance), json.dumps(ack), qos=1
+            )
             await client.publish(
                 self.topics.ingest_health(self.settings.instance),
                 json.dumps(self.health()),

@@ -96,6 +96,7 @@ class TelemetryPublisher:
         self._checkpoints: collections.deque[tuple[float, int]] = collections.deque(maxlen=256)
         """(time, send cursor) every half second: which records were sent long enough ago."""
         self._resend: collections.deque[tuple[int, int]] = collections.deque()
+        self._last_ack = float("-inf")
         self._connected = False
         self._frames_sent = 0
         self._frames_resent = 0
@@ -271,25 +272,27 @@ class TelemetryPublisher:
             except (ValueError, TypeError, AttributeError):
                 log.warning("unreadable ingest acknowledgement", topic=str(message.topic))
                 continue
+            self._last_ack = time.monotonic()
             self._advance_durable()
 
     async def _housekeeping(self) -> None:
-        """Save the cursor, and resend what the broker lost without saying so: a record not
-        confirmed while later ones are, sent longer than `resend_after_s` ago."""
+        """Save the cursor, and resend what the broker lost without saying so: records sent
+        longer than `resend_after_s` ago that a live ingest (one that acknowledged lately;
+        it does so every half second) has still not confirmed."""
         while True:
             await asyncio.sleep(0.5)
             now = time.monotonic()
             self._checkpoints.append((now, self.send_next))
             with contextlib.suppress(OSError):
                 self._save_cursor()
-            if self.confirm != "ingest" or not self._stored.intervals:
+            ingest_alive = now - self._last_ack < max(4 * self.resend_after_s, 2.0)
+            if self.confirm != "ingest" or not ingest_alive:
                 continue
             sent_long_ago = max(
                 (cursor for at, cursor in self._checkpoints if now - at >= self.resend_after_s),
                 default=self.durable,
             )
-            highest = self._stored.intervals[-1][1]
-            holes = self._stored.holes(self.durable, min(highest + 1, sent_long_ago))
+            holes = self._stored.holes(self.durable, sent_long_ago)
             if holes and not self._resend:
                 log.info(
                     "resending records the broker lost",
