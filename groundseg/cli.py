@@ -27,6 +27,7 @@ from groundseg.drivers.modbus import plan_reads
 from groundseg.errors import ConfigError, ConfigProblem, GroundsegError
 from groundseg.logs import configure_logging
 from groundseg.poll_view import PollView, run_poll, select_channels
+from groundseg.service_cli import add_service_commands
 from groundseg.simulator import simulator_process
 from groundseg.telemetry.latest import LatestValues
 
@@ -115,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
         "--once", action="store_true", help="print one table once values are in, then exit"
     )
     poll.set_defaults(handler=_poll)
+    add_service_commands(commands)
     return parser
 
 

@@ -31,12 +31,15 @@ import numpy as np
 from groundseg.errors import ProtocolError
 from groundseg.telemetry.batch import SampleBatch
 
-__all__ = ["HEADER", "MAGIC", "Frame", "decode_frame", "encode_frame"]
+__all__ = ["HEADER", "MAGIC", "NOT_ARCHIVED", "Frame", "decode_frame", "encode_frame"]
 
 MAGIC = b"GSF1"
 HEADER = struct.Struct("<4sBBHQQI")
 UNIFORM_TIME = 0x01
 MAX_SAMPLES = 1_000_000
+NOT_ARCHIVED = 2**64 - 1
+"""The record number of a batch the controller could not journal (its disk was full): live
+telemetry, stored by the ingest but outside the journal's record sequence."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from groundseg.drivers.backoff import Backoff
 from groundseg.errors import LinkDown, ProtocolError
 from groundseg.quality import Quality
 from groundseg.telemetry.batch import QUALITY_DTYPE, SampleBatch
+from groundseg.telemetry.events import Event, Severity
 from groundseg.telemetry.staleness import StalenessWatchdog
 
 __all__ = [
@@ -153,9 +154,18 @@ class DriverCore:
     """Shared state and behaviour of one driver; drivers compose it."""
 
     def __init__(
-        self, device: Device, channels: Sequence[Channel], sink: BatchSink, clock: Clock
+        self,
+        device: Device,
+        channels: Sequence[Channel],
+        sink: BatchSink,
+        clock: Clock,
+        *,
+        first_seq: int = 0,
+        events: Callable[[Event], None] | None = None,
     ) -> None:
         self.device = device
+        self.events = events
+        """Where link transitions are reported (the bus), if anywhere."""
         self.channels = tuple(channels)
         self.sink = sink
         self.clock = clock
@@ -176,7 +186,8 @@ class DriverCore:
         self.lost = asyncio.Event()
         self.backoff = Backoff(cap_s=device.reconnect_max_s)
         self.lateness = LatenessLog()
-        self._seq = 0
+        self._seq = first_seq
+        """Batch sequence numbers continue across restarts (see `JournalReader.last_sequences`)."""
 
     # -- publishing ----------------------------------------------------------------------
 
@@ -304,6 +315,7 @@ class DriverCore:
             self.link = LinkState.UP
             self.connected.set()
             self.log.info("link up", endpoint=str(self.device.endpoint))
+            self._event("link.up", Severity.INFO, f"link to {self.device.endpoint} up")
             await self.lost.wait()
             self.connected.clear()
             self.link = LinkState.DOWN
@@ -311,10 +323,23 @@ class DriverCore:
             with contextlib.suppress(Exception):
                 close()
             self.log.warning("link lost", reason=self.counters.last_error)
+            self._event("link.lost", Severity.WARNING, self.counters.last_error or "link lost")
             self.publish_stale(
                 self.watchdog.mark_stale(np.arange(len(self.channels), dtype=np.intp))
             )
             await asyncio.sleep(self.backoff.next_delay())
+
+    def _event(self, kind: str, severity: Severity, message: str) -> None:
+        if self.events is not None:
+            self.events(
+                Event(
+                    kind=kind,
+                    source=self.device.id,
+                    time_ns=self.clock.time_ns(),
+                    severity=severity,
+                    message=message,
+                )
+            )
 
     def link_lost(self, reason: str) -> None:
         """A request found the link down; `keep_link` reconnects. Until then, nobody uses it."""

@@ -7,7 +7,7 @@ others (`plc=127.0.0.1:40123`, `gas_panel=/dev/pts/7`), which replace them here,
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from types import MappingProxyType
 
 from groundseg.clock import Clock
@@ -17,6 +17,7 @@ from groundseg.drivers.modbus import ModbusDriver
 from groundseg.drivers.umbilical import UmbilicalDriver
 from groundseg.drivers.weather import WeatherDriver
 from groundseg.errors import ConfigError, ConfigProblem
+from groundseg.telemetry.events import Event
 
 __all__ = ["build_drivers", "with_endpoints"]
 
@@ -71,18 +72,28 @@ def build_drivers(
     clock: Clock,
     *,
     only: Collection[str] | None = None,
+    next_seq: Mapping[str, int] | None = None,
+    events: Callable[[Event], None] | None = None,
 ) -> dict[str, Driver]:
-    """One driver per device (or per device named in `only`)."""
+    """One driver per device (or per device named in `only`); `next_seq` continues each
+    device's batch numbering after a restart."""
     drivers: dict[str, Driver] = {}
     for device_id, device in pad.devices.items():
         if only is not None and device_id not in only:
             continue
         channels = pad.channels_of(device_id)
+        first_seq = (next_seq or {}).get(device_id, 0)
         match device.link:
             case LinkKind.MODBUS_TCP | LinkKind.MODBUS_RTU:
-                drivers[device_id] = ModbusDriver(device, channels, sink, clock)
+                drivers[device_id] = ModbusDriver(
+                    device, channels, sink, clock, first_seq=first_seq, events=events
+                )
             case LinkKind.UMBILICAL:
-                drivers[device_id] = UmbilicalDriver(device, channels, sink, clock)
+                drivers[device_id] = UmbilicalDriver(
+                    device, channels, sink, clock, first_seq=first_seq, events=events
+                )
             case LinkKind.WEATHER:
-                drivers[device_id] = WeatherDriver(device, channels, sink, clock)
+                drivers[device_id] = WeatherDriver(
+                    device, channels, sink, clock, first_seq=first_seq, events=events
+                )
     return drivers

@@ -10,7 +10,7 @@ refuses is marked invalid.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +46,7 @@ from groundseg.drivers.modbus_rtu import ModbusRtuLink
 from groundseg.drivers.modbus_tcp import ModbusTcpLink
 from groundseg.errors import DeviceError, LinkDown, LinkTimeout, ProtocolError
 from groundseg.quality import Quality
+from groundseg.telemetry.events import Event
 
 __all__ = ["BlockRead", "ModbusDriver", "plan_reads"]
 
@@ -95,9 +96,16 @@ def plan_reads(device: Device, channels: Sequence[Channel]) -> dict[float, list[
 
 class ModbusDriver:
     def __init__(
-        self, device: Device, channels: Sequence[Channel], sink: BatchSink, clock: Clock
+        self,
+        device: Device,
+        channels: Sequence[Channel],
+        sink: BatchSink,
+        clock: Clock,
+        *,
+        first_seq: int = 0,
+        events: Callable[[Event], None] | None = None,
     ) -> None:
-        self.core = DriverCore(device, channels, sink, clock)
+        self.core = DriverCore(device, channels, sink, clock, first_seq=first_seq, events=events)
         self.plans = plan_reads(device, channels)
         self.link: ModbusLink
         endpoint = device.endpoint

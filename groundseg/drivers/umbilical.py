@@ -39,6 +39,7 @@ from groundseg.drivers.base import (
 from groundseg.drivers.serial_link import SerialPort, receive_forever
 from groundseg.errors import DeviceError, LinkDown, LinkTimeout, ProtocolError
 from groundseg.quality import Quality
+from groundseg.telemetry.events import Event
 
 __all__ = ["UmbilicalDriver"]
 
@@ -54,13 +55,20 @@ _NAK_REASONS: dict[int, str] = {
 
 class UmbilicalDriver:
     def __init__(
-        self, device: Device, channels: Sequence[Channel], sink: BatchSink, clock: Clock
+        self,
+        device: Device,
+        channels: Sequence[Channel],
+        sink: BatchSink,
+        clock: Clock,
+        *,
+        first_seq: int = 0,
+        events: Callable[[Event], None] | None = None,
     ) -> None:
         endpoint = device.endpoint
         if not isinstance(endpoint, SerialEndpoint):
             raise TypeError(f"device {device.id}: the umbilical controller needs a serial endpoint")
         self.endpoint = endpoint
-        self.core = DriverCore(device, channels, sink, clock)
+        self.core = DriverCore(device, channels, sink, clock, first_seq=first_seq, events=events)
         self.codec = UmbilicalHost(device=device.id)
         self.codecs: dict[int, WordBlockCodec] = {}
         rates: dict[int, float] = {}

@@ -9,7 +9,7 @@ Bad sentences are dropped and counted; silence makes the channels stale.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +22,7 @@ from groundseg.drivers.base import BatchSink, DriverCore, DriverStatistics, Read
 from groundseg.drivers.serial_link import SerialPort, receive_forever
 from groundseg.quality import Quality
 from groundseg.telemetry.batch import QUALITY_DTYPE
+from groundseg.telemetry.events import Event
 
 __all__ = ["WeatherDriver"]
 
@@ -37,13 +38,20 @@ class _SentenceMap:
 
 class WeatherDriver:
     def __init__(
-        self, device: Device, channels: Sequence[Channel], sink: BatchSink, clock: Clock
+        self,
+        device: Device,
+        channels: Sequence[Channel],
+        sink: BatchSink,
+        clock: Clock,
+        *,
+        first_seq: int = 0,
+        events: Callable[[Event], None] | None = None,
     ) -> None:
         endpoint = device.endpoint
         if not isinstance(endpoint, SerialEndpoint):
             raise TypeError(f"device {device.id}: the weather station needs a serial endpoint")
         self.endpoint = endpoint
-        self.core = DriverCore(device, channels, sink, clock)
+        self.core = DriverCore(device, channels, sink, clock, first_seq=first_seq, events=events)
         self.decoder = WeatherDecoder(device=device.id)
         grouped: dict[tuple[str, str], list[tuple[int, int, float]]] = {}
         for local, channel in enumerate(channels):

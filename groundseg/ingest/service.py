@@ -26,7 +26,7 @@ from pathlib import Path
 import aiomqtt
 import structlog
 
-from groundseg.codecs.frames import decode_frame
+from groundseg.codecs.frames import NOT_ARCHIVED, decode_frame
 from groundseg.drivers.backoff import Backoff
 from groundseg.errors import ProtocolError
 from groundseg.ingest.lines import LineBuilder
@@ -150,7 +150,8 @@ class IngestService:
         self.stats.spool_full = False
         client._client.ack(message.mid, message.qos)
         self.stats.frames += 1
-        self._stored.add(frame.record)
+        if frame.record != NOT_ARCHIVED:
+            self._stored.add(frame.record)
         self._spooled.set()
 
     async def _report(self, client: aiomqtt.Client) -> None:

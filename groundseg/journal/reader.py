@@ -49,6 +49,20 @@ class JournalReader:
                         continue
                 yield record, batch
 
+    def last_sequences(self, *, segments: int = 3) -> dict[str, int]:
+        """The last batch sequence number journaled for each source (from the newest
+        segments), so a restarted controller continues each source's numbering."""
+        last: dict[str, int] = {}
+        for path in reversed(segments_of(self.directory, SAMPLES)[-segments:]):
+            found: dict[str, int] = {}
+            for record_batch in read_segment(path):
+                if record_batch.num_rows:
+                    _, batch = sample_batch_from_record_batch(record_batch)
+                    found[batch.source] = max(found.get(batch.source, -1), batch.seq)
+            for source, seq in found.items():
+                last.setdefault(source, seq)
+        return last
+
     def events(
         self, *, from_record: int = 0, start_ns: int | None = None, end_ns: int | None = None
     ) -> Iterator[tuple[int, Event]]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiomqtt
+from paho.mqtt.client import MQTT_CLEAN_START_FIRST_ONLY
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -83,7 +84,8 @@ def make_client(
         protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
         will=will,
         clean_session=None if v5 else not persistent,
-        clean_start=not persistent,
+        # paho refuses a clean-start flag on MQTT 3.1.1; there it is the clean-session flag.
+        clean_start=(not persistent) if v5 else MQTT_CLEAN_START_FIRST_ONLY,
         properties=properties,
         keepalive=settings.keepalive_s,
         tls_context=tls_context,

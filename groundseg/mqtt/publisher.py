@@ -31,7 +31,7 @@ import aiomqtt
 import structlog
 
 from groundseg.clock import Clock
-from groundseg.codecs.frames import encode_frame
+from groundseg.codecs.frames import NOT_ARCHIVED, encode_frame
 from groundseg.drivers.backoff import Backoff
 from groundseg.journal.reader import JournalReader
 from groundseg.journal.writer import JournalWriter
@@ -89,6 +89,7 @@ class TelemetryPublisher:
             maxlen=live_capacity
         )
         self._live_dropped = 0
+        self._unarchived: collections.deque[SampleBatch] = collections.deque(maxlen=live_capacity)
         self._arrived = asyncio.Event()
         self._stored = IntervalSet()
         self.durable = self._load_cursor()
@@ -106,6 +107,11 @@ class TelemetryPublisher:
         self.journal.keep_from = self.durable
 
     # -- hand-over from the journal task ---------------------------------------------------
+
+    def offer_unarchived(self, batch: SampleBatch) -> None:
+        """A batch the journal could not take (disk full): sent live, once, flagged so."""
+        self._unarchived.append(batch)
+        self._arrived.set()
 
     def offer(self, record: int, batch: SampleBatch) -> None:
         """A batch was journaled as `record`; never blocks (overflow is read back later)."""
@@ -213,11 +219,18 @@ class TelemetryPublisher:
                 await self._arrived.wait()
 
     def _has_pending(self) -> bool:
-        return bool(self._resend) or self.send_next < self.journal.next_sample_record
+        return (
+            bool(self._unarchived)
+            or bool(self._resend)
+            or self.send_next < self.journal.next_sample_record
+        )
 
     def _next_batches(self) -> Iterator[tuple[int, SampleBatch]]:
-        """Holes to fill first, then records from the send cursor on: live when they are next,
-        else read back from the journal."""
+        """Unarchived live batches first (they exist nowhere else), then holes to fill, then
+        records from the send cursor on: live when they are next, else read back from the
+        journal."""
+        while self._unarchived:
+            yield NOT_ARCHIVED, self._unarchived.popleft()
         while self._resend:
             first, last = self._resend.popleft()
             for record, batch in self.reader.samples(from_record=first):
@@ -245,6 +258,11 @@ class TelemetryPublisher:
         self, client: aiomqtt.Client, record: int, batch: SampleBatch, in_flight: asyncio.Semaphore
     ) -> None:
         try:
+            if record == NOT_ARCHIVED:
+                await client.publish(
+                    self.topics.telemetry(batch.source), encode_frame(batch, record=record), qos=0
+                )
+                return
             if record <= self._highest_sent:
                 self._frames_resent += 1
             self._highest_sent = max(self._highest_sent, record)

@@ -1,0 +1,213 @@
+"""The controller: the one place that wires configuration into running services.
+
+    drivers --batches, events--> bus --> journal (must not drop) --records--> MQTT publisher
+                                    \\--> live view (drops oldest) --> latest values, events
+
+Everything is started in one task group and stopped together. A batch is journaled before
+it is published; if the journal cannot take it (disk full) an alarm is raised, the batch
+still goes out live flagged as not archived, and journaling resumes by itself when space
+returns. With no broker configured the controller runs an in-process one on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import structlog
+
+from groundseg.clock import Clock, SystemClock
+from groundseg.config import PadDefinition
+from groundseg.drivers.base import Driver
+from groundseg.drivers.factory import build_drivers, with_endpoints
+from groundseg.journal.reader import JournalReader
+from groundseg.journal.writer import FsyncPolicy, JournalSettings, JournalWriter
+from groundseg.mqtt.connection import MqttSettings
+from groundseg.mqtt.embedded import embedded_broker
+from groundseg.mqtt.live import LivePublisher
+from groundseg.mqtt.publisher import TelemetryPublisher
+from groundseg.mqtt.topics import Topics, pad_slug
+from groundseg.telemetry.batch import SampleBatch
+from groundseg.telemetry.bus import Bus, Overflow, Subscription
+from groundseg.telemetry.events import Event, Severity
+
+__all__ = ["Controller", "ControllerSettings"]
+
+log = structlog.get_logger("groundseg.controller")
+
+JOURNAL_QUEUE = 20_000
+LIVE_QUEUE = 2_000
+DEFAULT_FSYNC = FsyncPolicy(0.2)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControllerSettings:
+    state_dir: Path
+    """Journal and cursors live here."""
+    endpoints: Mapping[str, str] = field(default_factory=dict)
+    mqtt: MqttSettings | None = None
+    """None: an in-process broker on loopback."""
+    confirm: Literal["ingest", "broker"] = "ingest"
+    fsync: FsyncPolicy = DEFAULT_FSYNC
+    segment_bytes: int = 64 * 1024 * 1024
+    retention_bytes: int | None = None
+    retention_seconds: float | None = None
+    latest_hz: float = 1.0
+    client_id: str = ""
+
+
+class Controller:
+    def __init__(
+        self, pad: PadDefinition, settings: ControllerSettings, *, clock: Clock | None = None
+    ) -> None:
+        self.pad = with_endpoints(pad, settings.endpoints, source="endpoints")
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.topics = Topics(pad_slug(pad.name))
+        self.client_id = settings.client_id or f"groundseg-controller-{self.topics.pad}"
+        self.bus = Bus()
+        self.journal = JournalWriter(
+            JournalSettings(
+                directory=settings.state_dir / "journal",
+                fsync=settings.fsync,
+                segment_bytes=settings.segment_bytes,
+                retention_bytes=settings.retention_bytes,
+                retention_seconds=settings.retention_seconds,
+            ),
+            pad=pad.name,
+            channels=[c.id for c in pad.channels],
+            sources=list(pad.devices),
+            clock=self.clock,
+        )
+        self.archiving = True
+        self.unarchived_batches = 0
+        self.publisher: TelemetryPublisher | None = None
+        self.live: LivePublisher | None = None
+        self.drivers: dict[str, Driver] = {}
+        self.ready = asyncio.Event()
+        self.mqtt_port: int | None = None
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        self.journal.open()
+        reader = JournalReader(self.journal.settings.directory)
+        next_seq = {source: last + 1 for source, last in reader.last_sequences().items()}
+        archive = self.bus.subscribe("journal", capacity=JOURNAL_QUEUE, overflow=Overflow.FAULT)
+        live = self.bus.subscribe(
+            "live", capacity=LIVE_QUEUE, overflow=Overflow.DROP_OLDEST, events=False
+        )
+        self.drivers = build_drivers(
+            self.pad, self.bus.publish, self.clock, next_seq=next_seq, events=self.bus.publish
+        )
+        try:
+            async with self._broker() as mqtt, asyncio.TaskGroup() as tasks:
+                self.publisher = TelemetryPublisher(
+                    settings=mqtt,
+                    topics=self.topics,
+                    journal=self.journal,
+                    client_id=self.client_id,
+                    cursor_file=self.settings.state_dir / "publisher-cursor.json",
+                    clock=self.clock,
+                    confirm=self.settings.confirm,
+                )
+                self.live = LivePublisher(
+                    settings=mqtt,
+                    topics=self.topics,
+                    pad=self.pad,
+                    samples=live,
+                    journal=reader,
+                    client_id=self.client_id,
+                    event_cursor_file=self.settings.state_dir / "event-cursor.json",
+                    rate_hz=self.settings.latest_hz,
+                )
+                tasks.create_task(self._archive(archive), name="journal")
+                tasks.create_task(self.publisher.run(), name="publisher")
+                tasks.create_task(self.live.run(), name="live")
+                for device_id, driver in self.drivers.items():
+                    tasks.create_task(driver.run(), name=f"driver-{device_id}")
+                self.ready.set()
+                log.info(
+                    "controller running",
+                    pad=self.pad.name,
+                    devices=list(self.drivers),
+                    journal=str(self.journal.settings.directory),
+                )
+        finally:
+            self.journal.close()
+
+    @contextlib.asynccontextmanager
+    async def _broker(self) -> AsyncIterator[MqttSettings]:
+        if self.settings.mqtt is not None:
+            self.mqtt_port = self.settings.mqtt.port
+            yield self.settings.mqtt
+            return
+        async with embedded_broker() as port:
+            self.mqtt_port = port
+            log.info("embedded MQTT broker", port=port)
+            # The in-process broker speaks MQTT 3.1.1; nothing downstream confirms storage.
+            yield MqttSettings(host="127.0.0.1", port=port, protocol=4)
+
+    async def _archive(self, subscription: Subscription) -> None:
+        """Journal every item, then hand it to the publishers; survive a full disk."""
+        assert self.publisher is not None
+        assert self.live is not None
+        while True:
+            item = await subscription.get()
+            if isinstance(item, Event):
+                self._journal_event(item)
+                continue
+            try:
+                record = self.journal.append(item)
+            except OSError as exc:
+                self._not_archived(item, exc)
+                continue
+            if not self.archiving:
+                self.archiving = True
+                self.bus.publish(
+                    Event(
+                        kind="journal.resumed",
+                        source="journal",
+                        time_ns=self.clock.time_ns(),
+                        severity=Severity.INFO,
+                        message="journaling resumed",
+                    )
+                )
+                log.info("journaling resumed")
+            self.live.set_archived(item, archived=True)
+            self.publisher.offer(record, item)
+
+    def _journal_event(self, event: Event) -> None:
+        assert self.live is not None
+        try:
+            self.journal.append_event(event)
+        except OSError as exc:
+            log.error("event not journaled", kind=event.kind, reason=exc.strerror)
+            return
+        self.live.notify_event()
+
+    def _not_archived(self, batch: SampleBatch, exc: OSError) -> None:
+        assert self.publisher is not None
+        assert self.live is not None
+        self.unarchived_batches += 1
+        self.live.set_archived(batch, archived=False)
+        self.publisher.offer_unarchived(batch)
+        if self.archiving:
+            self.archiving = False
+            reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+            log.error("journal cannot write: live telemetry continues, not archived", reason=reason)
+            # The alarm cannot be journaled either; it goes out live and stays in the log.
+            alarm = Event(
+                kind="journal.failed",
+                source="journal",
+                time_ns=self.clock.time_ns(),
+                severity=Severity.ALARM,
+                message=f"journal cannot write ({reason}); telemetry not archived",
+            )
+            assert self.live is not None
+            self.live.alarm(alarm)

@@ -1,0 +1,272 @@
+"""`groundseg controller` and `groundseg ingest`: the long-running services.
+
+Configuration comes from the pad file, flags and environment variables; secrets only from
+the environment or a file (`GROUNDSEG_MQTT_PASSWORD`, `--mqtt-password-file`,
+`GROUNDSEG_INFLUX_TOKEN`), never the command line. Once a service is ready it prints one
+JSON line on stdout (what it listens on, where it keeps its state), for scripts and tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from groundseg.config import load_pad
+from groundseg.controller import Controller, ControllerSettings
+from groundseg.errors import ConfigError, ConfigProblem
+from groundseg.ingest.service import IngestService, IngestSettings
+from groundseg.ingest.sinks import InfluxV1Sink, InfluxV2Sink, Sink
+from groundseg.ingest.spool import Spool
+from groundseg.journal.writer import FsyncPolicy
+from groundseg.mqtt.connection import MqttSettings
+from groundseg.mqtt.topics import Topics, pad_slug
+from groundseg.simulator import simulator_process
+
+__all__ = ["add_service_commands"]
+
+
+def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    controller = commands.add_parser(
+        "controller", help="drivers, journal and MQTT publishing for a pad"
+    )
+    controller.add_argument("--pad", type=Path, required=True, help="pad definition (TOML)")
+    controller.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path("var/controller"),
+        help="journal and cursors (default var/controller)",
+    )
+    controller.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        metavar="DEVICE=ENDPOINT",
+        help="override a device endpoint",
+    )
+    controller.add_argument(
+        "--sim", action="store_true", help="start the simulated pad and use its endpoints"
+    )
+    controller.add_argument("--speed", type=float, default=1.0, help="with --sim: plant speed")
+    controller.add_argument(
+        "--confirm",
+        choices=["ingest", "broker"],
+        default=None,
+        help="what confirms a record stored (default: ingest with --mqtt, broker otherwise)",
+    )
+    controller.add_argument(
+        "--fsync", default="200ms", help="journal fsync: always, never or an interval such as 200ms"
+    )
+    controller.add_argument("--segment-mb", type=float, default=64.0, help="journal segment size")
+    controller.add_argument(
+        "--retention-gb", type=float, default=None, help="keep at most this much journal"
+    )
+    controller.add_argument(
+        "--retention-days", type=float, default=None, help="keep journal segments this long"
+    )
+    controller.add_argument(
+        "--latest-hz",
+        type=float,
+        default=1.0,
+        help="retained latest-value messages per channel per second",
+    )
+    _mqtt_arguments(controller, required=False)
+    controller.set_defaults(handler=_controller)
+
+    ingest = commands.add_parser("ingest", help="MQTT telemetry into InfluxDB or VictoriaMetrics")
+    ingest.add_argument(
+        "--pad", type=Path, required=True, help="pad definition (names the channels)"
+    )
+    ingest.add_argument("--instance", default="ingest-1", help="this instance's name")
+    ingest.add_argument(
+        "--shared",
+        default=None,
+        metavar="GROUP",
+        help="MQTT 5 shared subscription group (several instances split the load)",
+    )
+    ingest.add_argument(
+        "--spool", type=Path, default=Path("var/ingest/spool"), help="durable spool directory"
+    )
+    ingest.add_argument("--spool-max-mb", type=float, default=None, help="spool size cap")
+    ingest.add_argument(
+        "--influx-v1", default=None, metavar="URL", help="InfluxDB 1.x, written with /write?db="
+    )
+    ingest.add_argument("--database", default="groundseg", help="with --influx-v1: the database")
+    ingest.add_argument(
+        "--influx-v2",
+        default=None,
+        metavar="URL",
+        help="InfluxDB 2.x/3.x or VictoriaMetrics, written with /api/v2/write",
+    )
+    ingest.add_argument("--bucket", default="groundseg", help="with --influx-v2")
+    ingest.add_argument("--org", default="groundseg", help="with --influx-v2")
+    ingest.add_argument(
+        "--retry-max-s", type=float, default=30.0, help="longest wait between write attempts"
+    )
+    ingest.add_argument(
+        "--lines-per-write", type=int, default=5000, help="frames per database write"
+    )
+    _mqtt_arguments(ingest, required=True)
+    ingest.set_defaults(handler=_ingest)
+
+
+def _mqtt_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    default = os.environ.get("GROUNDSEG_MQTT")
+    parser.add_argument(
+        "--mqtt",
+        default=default,
+        required=required and default is None,
+        metavar="HOST:PORT",
+        help="MQTT broker (env GROUNDSEG_MQTT)"
+        + ("" if required else "; none: an in-process broker on loopback"),
+    )
+    parser.add_argument("--mqtt-protocol", choices=["5", "3.1.1"], default="5")
+    parser.add_argument("--mqtt-username", default=os.environ.get("GROUNDSEG_MQTT_USERNAME"))
+    parser.add_argument(
+        "--mqtt-password-file",
+        type=Path,
+        default=None,
+        help="file holding the password (or env GROUNDSEG_MQTT_PASSWORD)",
+    )
+    parser.add_argument("--mqtt-tls", action="store_true")
+    parser.add_argument("--mqtt-ca", type=Path, default=None)
+    parser.add_argument("--mqtt-cert", type=Path, default=None)
+    parser.add_argument("--mqtt-key", type=Path, default=None)
+
+
+def _mqtt_settings(args: argparse.Namespace) -> MqttSettings | None:
+    if not args.mqtt:
+        return None
+    host, _, port = str(args.mqtt).rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(
+            "--mqtt", [ConfigProblem(key="", expected=f"HOST:PORT, got {args.mqtt!r}")]
+        )
+    return MqttSettings(
+        host=host,
+        port=int(port),
+        protocol=5 if args.mqtt_protocol == "5" else 4,
+        username=args.mqtt_username,
+        password_file=args.mqtt_password_file,
+        tls=args.mqtt_tls,
+        ca_file=args.mqtt_ca,
+        cert_file=args.mqtt_cert,
+        key_file=args.mqtt_key,
+    )
+
+
+def _announce(message: dict[str, object]) -> None:
+    print(json.dumps(message), flush=True)
+
+
+def _controller(args: argparse.Namespace) -> int:
+    pad = load_pad(args.pad)
+    mqtt = _mqtt_settings(args)
+    try:
+        fsync = FsyncPolicy.parse(args.fsync)
+    except ValueError as exc:
+        raise ConfigError("--fsync", [ConfigProblem(key="", expected=str(exc))]) from None
+    endpoints = dict(item.split("=", 1) for item in args.endpoint if "=" in item)
+    settings = ControllerSettings(
+        state_dir=args.state_dir,
+        endpoints=endpoints,
+        mqtt=mqtt,
+        confirm=args.confirm or ("ingest" if mqtt else "broker"),
+        fsync=fsync,
+        segment_bytes=int(args.segment_mb * 1024 * 1024),
+        retention_bytes=int(args.retention_gb * 1024**3) if args.retention_gb else None,
+        retention_seconds=args.retention_days * 86400 if args.retention_days else None,
+        latest_hz=args.latest_hz,
+    )
+
+    async def run() -> None:
+        async with _simulated(args, endpoints) as resolved:
+            controller = Controller(pad, dataclasses.replace(settings, endpoints=resolved))
+            async with asyncio.TaskGroup() as tasks:
+                running = tasks.create_task(controller.run(), name="controller")
+                await controller.ready.wait()
+                _announce(
+                    {
+                        "mqtt": f"127.0.0.1:{controller.mqtt_port}",
+                        "journal": str(controller.journal.settings.directory),
+                        "topics": controller.topics.base,
+                    }
+                )
+                await running
+
+    asyncio.run(run())
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def _simulated(
+    args: argparse.Namespace, endpoints: dict[str, str]
+) -> AsyncIterator[dict[str, str]]:
+    if not args.sim:
+        yield endpoints
+        return
+    async with simulator_process(args.pad, speed=args.speed) as simulated:
+        yield simulated | endpoints
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    pad = load_pad(args.pad)
+    mqtt = _mqtt_settings(args)
+    assert mqtt is not None
+    sinks: list[Sink] = []
+    if args.influx_v1:
+        sinks.append(InfluxV1Sink(args.influx_v1, args.database))
+    if args.influx_v2:
+        sinks.append(
+            InfluxV2Sink(
+                args.influx_v2,
+                bucket=args.bucket,
+                org=args.org,
+                token=os.environ.get("GROUNDSEG_INFLUX_TOKEN", ""),
+            )
+        )
+    if not sinks:
+        raise ConfigError(
+            "ingest",
+            [
+                ConfigProblem(
+                    key="", expected="a database: --influx-v1 URL or --influx-v2 URL (or both)"
+                )
+            ],
+        )
+    spool = Spool(
+        args.spool, max_bytes=int(args.spool_max_mb * 1024 * 1024) if args.spool_max_mb else None
+    )
+    service = IngestService(
+        mqtt=mqtt,
+        topics=Topics(pad_slug(pad.name)),
+        spool=spool,
+        sinks=sinks,
+        channels=[c.id for c in pad.channels],
+        settings=IngestSettings(
+            instance=args.instance,
+            shared_group=args.shared,
+            retry_max_s=args.retry_max_s,
+            lines_per_write=args.lines_per_write,
+            dead_letter=args.spool.parent / f"{args.instance}-dead-letter.lp",
+        ),
+    )
+
+    async def run() -> None:
+        _announce(
+            {"instance": args.instance, "spool": str(args.spool), "sinks": [s.name for s in sinks]}
+        )
+        await service.run()
+
+    try:
+        asyncio.run(run())
+    finally:
+        spool.close()
+        for sink in sinks:
+            sink.close()
+    return 0
