@@ -31,7 +31,8 @@ $(VENV)/.installed: pyproject.toml | system-packages
 	touch $@
 
 demo: venv
-	$(PY) -m groundseg poll --pad $(PAD) --sim --speed $(SPEED) $(foreach c,$(DEMO_CHANNELS),--channels '$(c)')
+	$(PY) -m groundseg controller --pad $(PAD) --sim --speed $(SPEED) --state-dir var/demo --view \
+		$(foreach c,$(DEMO_CHANNELS),--channels '$(c)')
 
 lint: venv
 	$(VENV)/bin/ruff check .

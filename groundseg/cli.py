@@ -17,8 +17,6 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
-from rich.console import Console
-
 from groundseg import __version__
 from groundseg.clock import SystemClock
 from groundseg.config import LinkKind, PadDefinition, load_pad
@@ -26,7 +24,7 @@ from groundseg.drivers.factory import build_drivers, with_endpoints
 from groundseg.drivers.modbus import plan_reads
 from groundseg.errors import ConfigError, ConfigProblem, GroundsegError
 from groundseg.logs import configure_logging
-from groundseg.poll_view import PollView, run_poll, select_channels
+from groundseg.poll_view import PollView, make_console, run_poll, select_channels
 from groundseg.service_cli import add_service_commands
 from groundseg.simulator import simulator_process
 from groundseg.telemetry.latest import LatestValues
@@ -122,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _check_config(args: argparse.Namespace) -> int:
     pad = load_pad(args.file)
-    console = _console()
+    console = make_console()
     console.print(f"[bold]{pad.name}[/bold] ({pad.vehicle}), {pad.site}: {args.file} is valid")
     for device_id, device in pad.devices.items():
         channels = pad.channels_of(device_id)
@@ -179,7 +177,7 @@ async def _poll_async(
                 once=args.once,
                 duration_s=args.duration,
                 settle_s=settle_s,
-                console=_console(),
+                console=make_console(),
             )
             for task in running:
                 task.cancel()
@@ -194,12 +192,6 @@ async def _endpoints(
         return
     async with simulator_process(args.pad, speed=args.speed, faults=args.fault) as simulated:
         yield simulated | endpoints
-
-
-def _console() -> Console:
-    # Piped output (a log, a test) gets wide lines instead of wrapping at 80 columns.
-    console = Console()
-    return console if console.is_terminal else Console(width=200)
 
 
 def _parse_endpoints(items: Sequence[str]) -> dict[str, str]:

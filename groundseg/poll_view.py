@@ -22,7 +22,7 @@ from groundseg.drivers.base import Driver, LinkState
 from groundseg.quality import Quality
 from groundseg.telemetry.latest import LatestSnapshot, LatestValues
 
-__all__ = ["PollView", "run_poll", "select_channels"]
+__all__ = ["PollView", "make_console", "run_poll", "select_channels"]
 
 _QUALITY_STYLE = {
     Quality.GOOD: "green",
@@ -32,6 +32,12 @@ _QUALITY_STYLE = {
     Quality.REPLAYED: "magenta",
 }
 _LINK_STYLE = {LinkState.UP: "green", LinkState.CONNECTING: "yellow", LinkState.DOWN: "bold red"}
+
+
+def make_console() -> Console:
+    """The terminal, or, for piped output (a log, a test), wide lines instead of wrapping at 80."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
 
 
 def select_channels(pad: PadDefinition, patterns: Sequence[str]) -> list[Channel]:

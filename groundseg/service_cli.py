@@ -17,6 +17,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from groundseg.clock import SystemClock
 from groundseg.config import load_pad
 from groundseg.controller import Controller, ControllerSettings
 from groundseg.errors import ConfigError, ConfigProblem
@@ -26,7 +27,11 @@ from groundseg.ingest.spool import Spool
 from groundseg.journal.writer import FsyncPolicy
 from groundseg.mqtt.connection import MqttSettings
 from groundseg.mqtt.topics import Topics, pad_slug
+from groundseg.poll_view import PollView, make_console, run_poll, select_channels
 from groundseg.simulator import simulator_process
+from groundseg.telemetry.batch import SampleBatch
+from groundseg.telemetry.bus import Overflow
+from groundseg.telemetry.latest import LatestValues
 
 __all__ = ["add_service_commands"]
 
@@ -68,6 +73,23 @@ def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
     controller.add_argument(
         "--retention-days", type=float, default=None, help="keep journal segments this long"
+    )
+    controller.add_argument(
+        "--view", action="store_true", help="show the live channel table in this terminal"
+    )
+    controller.add_argument(
+        "--channels",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="with --view: channels to show",
+    )
+    controller.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        metavar="S",
+        help="with --view: stop after S seconds",
     )
     controller.add_argument(
         "--latest-hz",
@@ -197,10 +219,47 @@ def _controller(args: argparse.Namespace) -> int:
                         "topics": controller.topics.base,
                     }
                 )
-                await running
+                if args.view:
+                    await _view(controller, args)
+                    running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
 
     asyncio.run(run())
     return 0
+
+
+async def _view(controller: Controller, args: argparse.Namespace) -> None:
+    """The poll view of `groundseg poll`, fed from the controller's own bus."""
+    latest = LatestValues(len(controller.pad.channels))
+    feed = controller.bus.subscribe(
+        "terminal-view", capacity=1000, overflow=Overflow.DROP_OLDEST, events=False
+    )
+
+    async def take() -> None:
+        while True:
+            item = await feed.get()
+            if isinstance(item, SampleBatch):
+                latest.update(item)
+
+    view = PollView(
+        controller.pad,
+        select_channels(controller.pad, args.channels),
+        latest,
+        controller.drivers,
+        SystemClock(),
+    )
+    async with asyncio.TaskGroup() as tasks:
+        feeder = tasks.create_task(take(), name="terminal-view")
+        await run_poll(
+            view,
+            refresh_hz=4.0,
+            once=False,
+            duration_s=args.duration,
+            settle_s=0.0,
+            console=make_console(),
+        )
+        feeder.cancel()
 
 
 @contextlib.asynccontextmanager

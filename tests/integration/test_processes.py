@@ -274,3 +274,51 @@ def test_a_killed_poll_leaves_no_simulator_behind() -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_the_demo_controller_runs_on_embedded_defaults_and_shows_the_view(tmp_path: Path) -> None:
+    """What `make demo` runs: hw_sim, an in-process broker, the journal, the live table."""
+    leader, follower = pty.openpty()
+    state = tmp_path / "demo"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "groundseg",
+            "controller",
+            "--pad",
+            str(PAD_FILE),
+            "--sim",
+            "--speed",
+            "10",
+            "--state-dir",
+            str(state),
+            "--view",
+            "--duration",
+            "4",
+            "--channels",
+            "umb.power.*",
+        ],
+        stdin=follower,
+        stdout=follower,
+        stderr=subprocess.PIPE,
+        env=os.environ | {"TERM": "xterm-256color", "COLUMNS": "160", "LINES": "50"},
+    )
+    os.close(follower)
+    output = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        ready, _, _ = select.select([leader], [], [], 1.0)
+        if ready:
+            try:
+                output += os.read(leader, 65536)
+            except OSError:
+                break
+    assert process.wait(timeout=30) == 0
+    os.close(leader)
+    text = output.decode(errors="replace")
+    announcement = json.loads(text[text.index("{") : text.index("}") + 1])
+    assert announcement["mqtt"].startswith("127.0.0.1:"), "an in-process broker on loopback"
+    assert text.count("umb.power.source") >= 2, "the live table was drawn and redrawn"
+    assert "GOOD" in text
+    assert list((state / "journal").glob("samples-*.arrows")), "the journal recorded the run"
