@@ -299,7 +299,9 @@ def _ingest(args: argparse.Namespace) -> int:
             ],
         )
     spool = Spool(
-        args.spool, max_bytes=int(args.spool_max_mb * 1024 * 1024) if args.spool_max_mb else None
+        args.spool,
+        max_bytes=int(args.spool_max_mb * 1024 * 1024) if args.spool_max_mb else None,
+        sync_every=0,  # the ingest syncs once per group of frames before acknowledging them
     )
     service = IngestService(
         mqtt=mqtt,

@@ -132,6 +132,12 @@ class WordBlockCodec:
             if len(group)
         ]
         self._identity = bool(np.all(self._scale == 1.0) and np.all(self._offset == 0.0))
+        decimals = [
+            None if f.type == DataType.FLOAT32 else max(_decimals(f.scale), _decimals(f.offset))
+            for f in fields
+        ]
+        self._rounded = np.array([i for i, d in enumerate(decimals) if d], dtype=np.intp)
+        self._pow10 = np.array([10.0**d for d in decimals if d], dtype=np.float64)
 
     def decode(self, words: npt.NDArray[np.uint16]) -> npt.NDArray[np.float64]:
         """Values in the order of `self.channels`, from exactly `block.count` words."""
@@ -154,7 +160,11 @@ class WordBlockCodec:
                 raw[slots] = joined.view(view)
         if self._identity:
             return raw
-        return raw * self._scale + self._offset
+        scaled = raw * self._scale + self._offset
+        if len(self._rounded):
+            # 1012 * 0.001 is 1.0120000000000001 in binary; the sensor said 1.012.
+            scaled[self._rounded] = np.rint(scaled[self._rounded] * self._pow10) / self._pow10
+        return scaled
 
     def encode(self, values: npt.NDArray[np.float64], words: npt.NDArray[np.uint16]) -> None:
         """Write `values` (in the order of `self.channels`) into `words` (the block's words)."""
@@ -203,6 +213,15 @@ class BitBlockCodec:
 
     def encode(self, values: npt.NDArray[np.float64], bits: npt.NDArray[np.bool_]) -> None:
         bits[self._pos] = np.nan_to_num(values) > 0.5
+
+
+def _decimals(number: float) -> int:
+    """Decimal places of a scale or offset as written (0.001 -> 3, 2.5 -> 1, 10 -> 0)."""
+    text = repr(float(number))
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return max(len(mantissa.partition(".")[2].rstrip("0")) - int(exponent), 0)
+    return len(text.partition(".")[2].rstrip("0"))
 
 
 def encode_words(field: WordField, value: float) -> list[int]:

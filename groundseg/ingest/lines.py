@@ -11,7 +11,6 @@ batch again stores it once. VictoriaMetrics stores the same line as series named
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,6 +21,7 @@ __all__ = ["MEASUREMENT", "QUALITY_SUFFIX", "LineBuilder"]
 
 MEASUREMENT = "telemetry"
 QUALITY_SUFFIX = "_quality"
+_INF = float("inf")
 
 
 def _escape_key(text: str) -> str:
@@ -37,6 +37,8 @@ class LineBuilder:
         self.pad = pad
         self._value_keys = [f"{_escape_key(c)}=" for c in channels]
         self._quality_keys = [f"{_escape_key(c + QUALITY_SUFFIX)}=" for c in channels]
+        # Most samples are GOOD: their quality field's text is made once, here.
+        self._good_tails = [f",{key}0i" for key in self._quality_keys]
         self._prefix = f"{MEASUREMENT},pad={_escape_tag_value(pad)},source="
 
     def _keys(self, channel: int) -> tuple[str, str]:
@@ -66,18 +68,21 @@ class LineBuilder:
         return out
 
     def _fields(self, channels: np.ndarray, values: np.ndarray, qualities: np.ndarray) -> str:
-        value_keys, quality_keys = self._value_keys, self._quality_keys
+        value_keys, good_tails = self._value_keys, self._good_tails
         known = len(value_keys)
         parts = []
         for channel, value, quality in zip(
             channels.tolist(), values.tolist(), qualities.tolist(), strict=True
         ):
-            if channel < known:
-                value_key, quality_key = value_keys[channel], quality_keys[channel]
-            else:
+            if channel >= known:
                 value_key, quality_key = self._keys(channel)
-            if math.isfinite(value):
-                parts.append(f"{value_key}{value!r},{quality_key}{quality}i")
+                tail = f",{quality_key}{quality}i"
+            elif quality == 0:
+                value_key, tail = value_keys[channel], good_tails[channel]
             else:
-                parts.append(f"{quality_key}{quality}i")
+                value_key, tail = value_keys[channel], f",{self._quality_keys[channel]}{quality}i"
+            if -_INF < value < _INF:  # finite (NaN fails every comparison)
+                parts.append(f"{value_key}{value!r}{tail}")
+            else:
+                parts.append(tail[1:])
         return ",".join(parts)

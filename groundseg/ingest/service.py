@@ -40,6 +40,8 @@ __all__ = ["IngestService", "IngestSettings", "IngestStatistics"]
 
 log = structlog.get_logger("groundseg.ingest")
 
+COMMIT_FRAMES = 256
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IngestSettings:
@@ -50,6 +52,8 @@ class IngestSettings:
     flush_s: float = 0.05
     retry_max_s: float = 30.0
     report_s: float = 0.5
+    commit_s: float = 0.01
+    """Longest a received frame waits for the spool's fsync before it is acknowledged."""
     dead_letter: Path = Path("dead-letter.lp")
 
 
@@ -89,6 +93,8 @@ class IngestService:
         self._stored = IntervalSet()
         self._seen: dict[str, IntervalSet] = {}
         self._spooled = asyncio.Event()
+        self._uncommitted: list[tuple[int, int, int]] = []
+        """(MQTT message id, QoS, journal record) appended to the spool, not yet synced."""
         self._newest_in_write_ns = 0
         self._newest_stored_ns = 0
         """Time of the newest sample the database has: the ingest's lag is now minus this."""
@@ -116,8 +122,10 @@ class IngestService:
                         topic = f"$share/{self.settings.shared_group}/{topic}"
                     await client.subscribe(topic, qos=1)
                     log.info("subscribed", topic=topic, instance=self.settings.instance)
+                    self._uncommitted = []  # unacknowledged frames are redelivered after a reconnect
                     async with asyncio.TaskGroup() as tasks:
                         tasks.create_task(self._report(client), name="ingest-report")
+                        tasks.create_task(self._commit_regularly(client), name="ingest-commit")
                         async for message in client.messages:
                             await self._take(client, message)
             except* aiomqtt.MqttError as failures:
@@ -148,11 +156,28 @@ class IngestService:
                 self.stats.last_error = str(exc)
                 await asyncio.sleep(0.2)  # the frame stays unacknowledged at the broker meanwhile
         self.stats.spool_full = False
-        client._client.ack(message.mid, message.qos)
-        self.stats.frames += 1
-        if frame.record != NOT_ARCHIVED:
-            self._stored.add(frame.record)
+        self._uncommitted.append((message.mid, message.qos, frame.record))
+        if len(self._uncommitted) >= COMMIT_FRAMES:
+            await self._commit(client)
+
+    async def _commit(self, client: aiomqtt.Client) -> None:
+        """Sync the spool once for every frame taken since the last time (group commit),
+        then acknowledge them to the broker and report them stored."""
+        if not self._uncommitted:
+            return
+        taken, self._uncommitted = self._uncommitted, []
+        await asyncio.to_thread(self.spool.sync)
+        for mid, qos, record in taken:
+            client._client.ack(mid, qos)
+            if record != NOT_ARCHIVED:
+                self._stored.add(record)
+        self.stats.frames += len(taken)
         self._spooled.set()
+
+    async def _commit_regularly(self, client: aiomqtt.Client) -> None:
+        while True:
+            await asyncio.sleep(self.settings.commit_s)
+            await self._commit(client)
 
     async def _report(self, client: aiomqtt.Client) -> None:
         """Stored record ranges for the publisher; health and lag for operators."""

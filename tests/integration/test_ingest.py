@@ -111,7 +111,7 @@ def ingest(
     return IngestService(
         mqtt=MqttSettings(port=broker.port),
         topics=TOPICS,
-        spool=Spool(tmp_path / f"spool-{instance}"),
+        spool=Spool(tmp_path / f"spool-{instance}", sync_every=0),
         sinks=sinks,
         channels=CHANNELS,
         settings=IngestSettings(
