@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 
+from bench.backbone import run_backbone_benchmarks
 from bench.harness import write_results
 from bench.journal import run_journal_benchmarks
 from bench.modbus import run_modbus_benchmarks
@@ -21,6 +22,7 @@ def main() -> int:
     configure_logging("warning")
     results = asyncio.run(run_modbus_benchmarks(quick=args.quick))
     results += run_journal_benchmarks(quick=args.quick)
+    results += asyncio.run(run_backbone_benchmarks(quick=args.quick))
     print(write_results(results, quick=args.quick))
     return 0 if all(r.passed for r in results) else 1
 
