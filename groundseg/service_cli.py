@@ -89,7 +89,7 @@ def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         type=float,
         default=None,
         metavar="S",
-        help="with --view: stop after S seconds",
+        help="stop after S seconds",
     )
     controller.add_argument(
         "--latest-hz",
@@ -221,6 +221,9 @@ def _controller(args: argparse.Namespace) -> int:
                 )
                 if args.view:
                     await _view(controller, args)
+                    running.cancel()
+                elif args.duration is not None:
+                    await asyncio.sleep(args.duration)
                     running.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await running

@@ -7,8 +7,9 @@ way: the words a client writes are decoded back into engineering values for the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -16,7 +17,17 @@ import numpy.typing as npt
 from groundseg.codecs.registers import BitBlockCodec, Block, WordBlockCodec, WordField, decode_words
 from groundseg.config import Channel, Device, GroupSource, RegisterSource, Table
 
-__all__ = ["GroupImage", "ModbusImage", "WriteTarget"]
+__all__ = ["Command", "GroupImage", "ModbusImage", "Refresh", "WriteTarget"]
+
+
+class Refresh(Protocol):
+    """Brings the plant and the images up to the present (at most once a millisecond
+    unless forced: a heartbeat must carry the beat it announces)."""
+
+    def __call__(self, *, force: bool = False) -> None: ...
+
+
+Command = Callable[[Channel, float], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 from pymodbus.simulator.simcore import SimCore
 
-from groundseg.config import Channel, Device, Table
-from hw_sim.devices.images import ModbusImage
+from groundseg.config import Device, Table
+from hw_sim.devices.images import Command, ModbusImage, Refresh
 from hw_sim.devices.line import SerialLine
 from hw_sim.faults import LinkFaults
 
@@ -44,9 +44,6 @@ _WRITE_TABLE = {
     6: Table.HOLDING_REGISTER,
     16: Table.HOLDING_REGISTER,
 }
-
-Refresh = Callable[[], None]
-Command = Callable[[Channel, float], None]
 
 
 def build_sim_device(

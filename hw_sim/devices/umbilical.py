@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable
 
 import structlog
 
@@ -21,19 +20,16 @@ from groundseg.codecs.umbilical import (
     UmbilicalDevice,
     WritePoint,
 )
-from groundseg.config import Channel, Device
+from groundseg.config import Device
 from groundseg.config.checks import representable_span
 from groundseg.errors import ProtocolError
-from hw_sim.devices.images import GroupImage
+from hw_sim.devices.images import Command, GroupImage, Refresh
 from hw_sim.devices.line import SerialLine
 from hw_sim.plant.umbilical import Umbilical
 
 __all__ = ["UmbilicalController"]
 
 log = structlog.get_logger(__name__)
-
-Refresh = Callable[[], None]
-Command = Callable[[Channel, float], None]
 
 
 class UmbilicalController:
@@ -112,6 +108,6 @@ class UmbilicalController:
             deadline += period
             await asyncio.sleep(max(deadline - loop.time(), 0.0))
             self.plant.heartbeats += 1
-            self.refresh()
+            self.refresh(force=True)
             counter, status = (int(w) for w in self.image.words[0][:2])
             await self.line.send_frame(self.codec.heartbeat(counter, status), reply=False)

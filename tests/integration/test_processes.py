@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from groundseg.journal.reader import JournalReader
 from tests.conftest import PAD_FILE
 
 DEVICES = {"plc", "gas_panel", "umbilical", "weather"}
@@ -229,6 +230,21 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in text.split()]
 
 
+def _gone(pid: int, *, within: float) -> bool:
+    """Whether `pid` exits within the deadline (a zombie counts: it only awaits reaping)."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state == "Z":
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)  # polling /proc for another process to exit, under a deadline
+
+
 def test_a_killed_poll_leaves_no_simulator_behind() -> None:
     """Even SIGKILL of `groundseg poll --sim` stops the simulator it started."""
     process = subprocess.Popen(
@@ -256,24 +272,29 @@ def test_a_killed_poll_leaves_no_simulator_behind() -> None:
         simulator = children[0]
         process.kill()
         process.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while Path(f"/proc/{simulator}").exists() and time.monotonic() < deadline:
-            status = (
-                Path(f"/proc/{simulator}/stat").read_text().split()[2]
-                if Path(f"/proc/{simulator}/stat").exists()
-                else "X"
-            )
-            if status == "Z":
-                break  # exited; a zombie only waits for init to reap it
-            time.sleep(0.05)
-        alive = (
-            Path(f"/proc/{simulator}/stat").exists()
-            and Path(f"/proc/{simulator}/stat").read_text().split()[2] != "Z"
-        )
+        alive = not _gone(simulator, within=10)
         assert not alive, "the simulator outlived the poll that started it"
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def _controller_command(state: Path, *extra: str) -> list[str]:
+    """The controller on the simulated pad at 10x, on embedded defaults."""
+    return [
+        sys.executable,
+        "-m",
+        "groundseg",
+        "controller",
+        "--pad",
+        str(PAD_FILE),
+        "--sim",
+        "--speed",
+        "10",
+        "--state-dir",
+        str(state),
+        *extra,
+    ]
 
 
 def test_the_demo_controller_runs_on_embedded_defaults_and_shows_the_view(tmp_path: Path) -> None:
@@ -281,24 +302,7 @@ def test_the_demo_controller_runs_on_embedded_defaults_and_shows_the_view(tmp_pa
     leader, follower = pty.openpty()
     state = tmp_path / "demo"
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "groundseg",
-            "controller",
-            "--pad",
-            str(PAD_FILE),
-            "--sim",
-            "--speed",
-            "10",
-            "--state-dir",
-            str(state),
-            "--view",
-            "--duration",
-            "4",
-            "--channels",
-            "umb.power.*",
-        ],
+        _controller_command(state, "--view", "--duration", "4", "--channels", "umb.power.*"),
         stdin=follower,
         stdout=follower,
         stderr=subprocess.PIPE,
@@ -322,3 +326,49 @@ def test_the_demo_controller_runs_on_embedded_defaults_and_shows_the_view(tmp_pa
     assert text.count("umb.power.source") >= 2, "the live table was drawn and redrawn"
     assert "GOOD" in text
     assert list((state / "journal").glob("samples-*.arrows")), "the journal recorded the run"
+
+
+def _headless_controller(state: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        _controller_command(state, *extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_headless_controller_stops_after_its_duration(tmp_path: Path) -> None:
+    """`--duration` bounds a run without the view too (a bench or a scripted capture)."""
+    process = _headless_controller(tmp_path / "state", "--duration", "2")
+    try:
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr[-2000:]
+    batches = list(JournalReader(tmp_path / "state" / "journal").samples())
+    assert batches, "the run was journaled"
+
+
+def test_sigterm_stops_the_controller_cleanly_with_its_journal_whole(tmp_path: Path) -> None:
+    """A service manager's stop: exit 0, simulator gone, journal readable to its last record."""
+    process = _headless_controller(tmp_path / "state")
+    try:
+        assert process.stdout is not None
+        announcement = json.loads(process.stdout.readline())
+        journal = Path(announcement["journal"])
+        deadline = time.monotonic() + 30
+        while not list(JournalReader(journal).samples()) and time.monotonic() < deadline:
+            time.sleep(0.1)  # polling the journal another process writes, under a deadline
+        simulator = _children(process.pid)
+        process.terminate()
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr[-2000:]
+    assert simulator, "the controller started its simulator"
+    assert _gone(simulator[0], within=10), "the simulator stopped with the controller"
+    records = [record for record, _ in JournalReader(journal).samples()]
+    assert records, "the journal holds the run"
+    assert records == list(range(len(records))), "record numbers run without a gap"

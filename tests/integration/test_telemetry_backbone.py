@@ -168,52 +168,59 @@ def test_every_sample_the_drivers_produce_is_stored_exactly_once(
 ) -> None:
     with VictoriaMetrics.running(tmp_path / "vm") as vm:
         consumer = ingest(tmp_path, broker, ["--influx-v1", influx.url, "--influx-v2", vm.url])
-        producer = controller(tmp_path, broker)
         try:
-            wait_until(
-                lambda: (
-                    sum(len(v) for v in journal_samples(tmp_path / "state", pad).values()) > 200
-                ),
-                within=30,
-                what="telemetry flowing",
-            )
-            retained = subprocess.run(
-                [
-                    "mosquitto_sub",
-                    "-p",
-                    str(broker.port),
-                    "-t",
-                    "groundseg/baiterek/latest/#",
-                    "--retained-only",
-                    "-C",
-                    "20",
-                    "-W",
-                    "5",
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            ).stdout.splitlines()
+            _stream_and_check(tmp_path, pad, broker, influx, vm)
         finally:
-            producer.stop()
-        assert_database_holds_the_journal(tmp_path / "state", pad, influx)
-        journaled = sorted(
-            t // 1_000_000 for t, _ in journal_samples(tmp_path / "state", pad)["umb.bus.voltage"]
-        )
+            consumer.stop()
 
-        def exported() -> list[int]:
-            return sorted(
-                t
-                for s in vm.export('{__name__="telemetry_umb.bus.voltage_quality"}')
-                for t in s["timestamps"]
-            )
 
+def _stream_and_check(
+    tmp_path: Path, pad: PadDefinition, broker: Mosquitto, influx: InfluxDB1, vm: VictoriaMetrics
+) -> None:
+    """Stream until the journal holds 200 samples, then hold both databases to it."""
+    producer = controller(tmp_path, broker)
+    try:
         wait_until(
-            lambda: exported() == journaled,
+            lambda: sum(len(v) for v in journal_samples(tmp_path / "state", pad).values()) > 200,
             within=30,
-            what="VictoriaMetrics to hold every journaled sample",
+            what="telemetry flowing",
         )
-        consumer.stop()
+        retained = subprocess.run(
+            [
+                "mosquitto_sub",
+                "-p",
+                str(broker.port),
+                "-t",
+                "groundseg/baiterek/latest/#",
+                "--retained-only",
+                "-C",
+                "20",
+                "-W",
+                "5",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.splitlines()
+    finally:
+        producer.stop()
+    assert_database_holds_the_journal(tmp_path / "state", pad, influx)
+    journaled = sorted(
+        t // 1_000_000 for t, _ in journal_samples(tmp_path / "state", pad)["umb.bus.voltage"]
+    )
+
+    def exported() -> list[int]:
+        return sorted(
+            t
+            for s in vm.export('{__name__="telemetry_umb.bus.voltage_quality"}')
+            for t in s["timestamps"]
+        )
+
+    wait_until(
+        lambda: exported() == journaled,
+        within=30,
+        what="VictoriaMetrics to hold every journaled sample",
+    )
     assert len(retained) == 20
     document = json.loads(retained[0])
     assert set(document) >= {"channel", "value", "unit", "quality", "time", "t_ns"}
@@ -232,9 +239,21 @@ def test_a_killed_ingest_restarts_and_nothing_is_missing(
             what="rows in the database",
         )
         consumer.kill()
-        time.sleep(1.5)  # telemetry keeps coming while no ingest runs
+        journaled = len(journal_samples(tmp_path / "state", pad)["umb.bus.voltage"])
+        wait_until(
+            lambda: (
+                len(journal_samples(tmp_path / "state", pad)["umb.bus.voltage"]) > journaled + 10
+            ),
+            within=30,
+            what="telemetry to keep coming while no ingest runs",
+        )
         consumer = ingest(tmp_path, broker, ["--influx-v1", influx.url])
-        time.sleep(1.5)
+        stored = len(influx_samples(influx)["umb.bus.voltage"])
+        wait_until(
+            lambda: len(influx_samples(influx)["umb.bus.voltage"]) > stored,
+            within=30,
+            what="the restarted ingest to store rows",
+        )
     finally:
         producer.stop()
     try:
