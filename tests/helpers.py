@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from groundseg.clock import SystemClock
 from groundseg.config import PadDefinition
@@ -20,7 +22,18 @@ from groundseg.quality import Quality
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.latest import LatestValues
 
-__all__ = ["DriverRig", "eventually", "run_drivers"]
+__all__ = ["DriverRig", "eventually", "run_drivers", "small_disk"]
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` (mount's syntax: "2m") at `path`: a disk that fills in seconds."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "--lazy", str(path)], check=True)
 
 
 async def eventually(

@@ -34,7 +34,9 @@ from groundseg.ingest.sinks import Sink, SinkError
 from groundseg.ingest.spool import Spool, SpoolFull
 from groundseg.mqtt.acks import IntervalSet
 from groundseg.mqtt.connection import MqttSettings, make_client
+from groundseg.mqtt.live import event_json
 from groundseg.mqtt.topics import Topics
+from groundseg.telemetry.events import Event, Severity
 
 __all__ = ["IngestService", "IngestSettings", "IngestStatistics"]
 
@@ -93,6 +95,8 @@ class IngestService:
         self._stored = IntervalSet()
         self._seen: dict[str, IntervalSet] = {}
         self._spooled = asyncio.Event()
+        self.subscribed = asyncio.Event()
+        """Set while connected and subscribed to the telemetry topics."""
         self._uncommitted: list[tuple[int, int, int]] = []
         """(MQTT message id, QoS, journal record) appended to the spool, not yet synced."""
         self._newest_in_write_ns = 0
@@ -121,6 +125,7 @@ class IngestService:
                     if self.settings.shared_group:
                         topic = f"$share/{self.settings.shared_group}/{topic}"
                     await client.subscribe(topic, qos=1)
+                    self.subscribed.set()
                     log.info("subscribed", topic=topic, instance=self.settings.instance)
                     self._uncommitted = []  # unacknowledged frames are redelivered after a reconnect
                     async with asyncio.TaskGroup() as tasks:
@@ -130,6 +135,7 @@ class IngestService:
                             await self._take(client, message)
             except* aiomqtt.MqttError as failures:
                 log.warning("broker connection lost", reason=str(failures.exceptions[0]))
+            self.subscribed.clear()
             await asyncio.sleep(backoff.next_delay())
 
     async def _take(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
@@ -148,14 +154,29 @@ class IngestService:
                 break
             except SpoolFull as exc:
                 if not self.stats.spool_full:
+                    self.stats.spool_full = True
                     log.error(
                         "spool full: not taking frames until the database drains it",
                         reason=str(exc),
                     )
-                self.stats.spool_full = True
+                    await self._event(
+                        client,
+                        "ingest.spool_full",
+                        Severity.ALARM,
+                        f"{self.settings.instance}: spool full ({exc}); frames wait at the "
+                        "broker and in the controller's journal",
+                    )
                 self.stats.last_error = str(exc)
                 await asyncio.sleep(0.2)  # the frame stays unacknowledged at the broker meanwhile
-        self.stats.spool_full = False
+        if self.stats.spool_full:
+            self.stats.spool_full = False
+            log.info("spool taking frames again")
+            await self._event(
+                client,
+                "ingest.spool_resumed",
+                Severity.INFO,
+                f"{self.settings.instance}: spool taking frames again",
+            )
         self._uncommitted.append((message.mid, message.qos, frame.record))
         if len(self._uncommitted) >= COMMIT_FRAMES:
             await self._commit(client)
@@ -166,7 +187,14 @@ class IngestService:
         if not self._uncommitted:
             return
         taken, self._uncommitted = self._uncommitted, []
-        await asyncio.to_thread(self.spool.sync)
+        try:
+            await asyncio.to_thread(self.spool.sync)
+        except OSError as exc:
+            # Not known to be on disk: not acknowledged; the sync is tried again next time.
+            self._uncommitted = taken + self._uncommitted
+            self.stats.last_error = f"spool sync failed: {exc.strerror}"
+            log.error("spool sync failed; frames stay unacknowledged", reason=exc.strerror)
+            return
         for mid, qos, record in taken:
             client._client.ack(mid, qos)
             if record != NOT_ARCHIVED:
@@ -305,7 +333,27 @@ class IngestService:
                     b - a + 1 for a, b in seen.holes(seen.intervals[0][0], seen.intervals[-1][1])
                 )
 
+    async def _event(
+        self, client: aiomqtt.Client, kind: str, severity: Severity, message: str
+    ) -> None:
+        event = Event(
+            kind=kind,
+            source=self.settings.instance,
+            time_ns=time.time_ns(),
+            severity=severity,
+            message=message,
+        )
+        # The ingest keeps no journal of its own: its events are live only (record -1).
+        await client.publish(self.topics.event(kind), event_json(-1, event), qos=1)
+
     def _dead_letter(self, text: str) -> None:
         self.stats.dead_letters += 1
-        with self.settings.dead_letter.open("a", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+        try:
+            with self.settings.dead_letter.open("a", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+        except OSError as exc:
+            log.error(
+                "dead-letter file cannot be written; the refused lines follow",
+                reason=exc.strerror,
+                lines=text[:4000],
+            )

@@ -19,9 +19,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 from groundseg.errors import GroundsegError
 
 __all__ = ["Spool", "SpoolFull", "SpoolStatistics"]
+
+log = structlog.get_logger("groundseg.spool")
 
 _HEADER = struct.Struct("<II")
 SEGMENT_BYTES = 16 * 1024 * 1024
@@ -41,6 +45,7 @@ class SpoolStatistics:
     delivered: int
     segments: int
     torn_bytes_cut: int
+    cursor_save_failures: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,7 @@ class Spool:
         self._unsynced = 0
         self._appended = 0
         self._delivered = 0
+        self._cursor_save_failures = 0
         self._pending_records = sum(1 for _ in self._scan(self.read))
 
     # -- files -------------------------------------------------------------------------
@@ -162,9 +168,9 @@ class Spool:
             raise SpoolFull(
                 f"spool at its {self.max_bytes:,}-byte cap; {self._pending_records} frames await the database"
             )
-        if self._write_offset >= self.segment_bytes:
-            self._rotate()
         try:
+            if self._write_offset >= self.segment_bytes:
+                self._rotate()
             written = os.write(self._fd, record)
         except OSError as exc:
             os.ftruncate(self._fd, self._write_offset)
@@ -185,12 +191,19 @@ class Spool:
         self._unsynced = 0
 
     def _rotate(self) -> None:
-        os.fsync(self._fd)
-        os.close(self._fd)
-        self._write_segment += 1
-        self._fd = os.open(
-            self._path(self._write_segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
+        # The new segment opens before the old one closes: a full disk leaves the spool
+        # appending (or refusing) where it was.
+        fd = os.open(
+            self._path(self._write_segment + 1), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644
         )
+        try:
+            os.fsync(self._fd)
+        except OSError:
+            os.close(fd)
+            raise
+        os.close(self._fd)
+        self._fd = fd
+        self._write_segment += 1
         self._write_offset = 0
 
     # -- reading -------------------------------------------------------------------------
@@ -207,13 +220,30 @@ class Spool:
     def delivered(self, through: Position, count: int) -> None:
         """The database has everything up to `through`: move the cursor, drop old segments."""
         self.read = through
+        if through == Position(self._write_segment, self._write_offset) and self._write_offset:
+            # All delivered: a fresh segment frees the disk now, not at the next rotation
+            # (on a full disk, that rotation would never come).
+            try:
+                self._rotate()
+            except OSError as exc:
+                log.warning("spool segment not rotated", reason=exc.strerror)
+            else:
+                self.read = Position(self._write_segment, 0)
         temporary = self._cursor_file.with_name("cursor.json.tmp")
-        temporary.write_text(json.dumps({"segment": through.segment, "offset": through.offset}))
-        os.replace(temporary, self._cursor_file)
+        try:
+            temporary.write_text(
+                json.dumps({"segment": self.read.segment, "offset": self.read.offset})
+            )
+            os.replace(temporary, self._cursor_file)
+        except OSError as exc:
+            # A stale cursor only means a restart sends some frames again (the database
+            # overwrites them); the one in memory stays right.
+            self._cursor_save_failures += 1
+            log.warning("spool cursor not saved", reason=exc.strerror)
         self._delivered += count
         self._pending_records = max(self._pending_records - count, 0)
         for segment in self._segments():
-            if segment < through.segment:
+            if segment < self.read.segment:
                 self._path(segment).unlink(missing_ok=True)
 
     def pending_bytes(self) -> int:
@@ -241,4 +271,5 @@ class Spool:
             delivered=self._delivered,
             segments=len(self._segments()),
             torn_bytes_cut=self._torn,
+            cursor_save_failures=self._cursor_save_failures,
         )

@@ -72,9 +72,14 @@ def make_client(
             )
     v5 = settings.protocol == 5
     properties = None
-    if v5 and persistent:
+    if v5:
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho leaves it untyped
-        properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        # The broker never has more unacknowledged QoS 1 messages out to us than our queue
+        # holds: aiomqtt would discard the excess, and with manual acks a discarded message
+        # stays in flight, unacknowledged, until the next connection.
+        properties.ReceiveMaximum = min(settings.incoming_queue, 65535)
+        if persistent:
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
     return aiomqtt.Client(
         settings.host,
         settings.port,

@@ -73,6 +73,7 @@ class TelemetryPublisher:
         window: int = 48,
         live_capacity: int = 4096,
         resend_after_s: float = 2.0,
+        resend_max_s: float = 30.0,
     ) -> None:
         self.settings = settings
         self.topics = topics
@@ -85,6 +86,12 @@ class TelemetryPublisher:
         self.window = window
         """Frames awaiting their PUBACK at once (aiomqtt warns about more than 50 pending)."""
         self.resend_after_s = resend_after_s
+        self.resend_max_s = resend_max_s
+        """Longest wait between resend rounds while an ingest takes none of them (its spool
+        full, say): each such round doubles the wait, so a stuck ingest is not flooded."""
+        self._resend_wait = resend_after_s
+        self._resend_not_before = float("-inf")
+        self._last_resend_count = 0
         self._live: collections.deque[tuple[int, SampleBatch]] = collections.deque(
             maxlen=live_capacity
         )
@@ -311,11 +318,22 @@ class TelemetryPublisher:
                 default=self.durable,
             )
             holes = self._stored.holes(self.durable, sent_long_ago)
-            if holes and not self._resend:
+            if not holes:
+                self._last_resend_count = 0
+                self._resend_wait = self.resend_after_s
+            elif not self._resend and now >= self._resend_not_before:
+                count = sum(b - a + 1 for a, b in holes)
+                if count >= self._last_resend_count > 0:
+                    self._resend_wait = min(2 * self._resend_wait, self.resend_max_s)
+                else:
+                    self._resend_wait = self.resend_after_s
+                self._last_resend_count = count
+                self._resend_not_before = now + self._resend_wait
                 log.info(
                     "resending records the broker lost",
                     holes=holes[:5],
-                    count=sum(b - a + 1 for a, b in holes),
+                    count=count,
+                    next_round_after_s=self._resend_wait,
                 )
                 self._resend.extend(holes)
                 # Not again until these, too, have had time to be confirmed.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +18,12 @@ from groundseg.ingest.service import IngestService, IngestSettings
 from groundseg.ingest.sinks import InfluxV1Sink, InfluxV2Sink, Sink
 from groundseg.ingest.spool import Spool
 from groundseg.journal.writer import JournalSettings, JournalWriter
-from groundseg.mqtt.connection import MqttSettings
+from groundseg.mqtt.connection import MqttSettings, make_client
 from groundseg.mqtt.publisher import TelemetryPublisher
 from groundseg.mqtt.topics import Topics
 from groundseg.quality import Quality
 from groundseg.telemetry.batch import SampleBatch
-from tests.helpers import eventually
+from tests.helpers import eventually, small_disk
 from tests.services import InfluxDB1, Mosquitto, VictoriaMetrics
 
 TOPICS = Topics("testpad")
@@ -95,6 +96,7 @@ def pipeline(tmp_path: Path, broker: Mosquitto) -> Pipeline:
         clock=SystemClock(),
         confirm="ingest",
         resend_after_s=1.0,
+        resend_max_s=4.0,
     )
     return Pipeline(journal, publisher)
 
@@ -133,6 +135,15 @@ def count_rows(influx: InfluxDB1) -> int:
     return sum(len(rows) for rows in stored_rows(influx).values())
 
 
+async def rows_stored(influx: InfluxDB1, rows: int, *, within: float, what: str) -> None:
+    await eventually(
+        lambda: count_rows(influx) == rows,
+        within=within,
+        what=what,
+        seen=lambda: count_rows(influx),
+    )
+
+
 def assert_exactly(influx: InfluxDB1, expected: dict[str, int]) -> None:
     rows = stored_rows(influx)
     for source, n in expected.items():
@@ -157,12 +168,7 @@ async def test_every_sample_reaches_influxdb_and_victoriametrics_once(
         async with task(service.run(), "ingest"), task(line.publisher.run(), "publisher"):
             line.produce("plc", range(300))
             line.produce("gas_panel", range(100))
-            await eventually(
-                lambda: count_rows(influx) == 400,
-                within=30.0,
-                what="400 rows in InfluxDB",
-                seen=lambda: count_rows(influx),
-            )
+            await rows_stored(influx, 400, within=30.0, what="400 rows in InfluxDB")
             await eventually(
                 lambda: line.publisher.statistics().durable == 400,
                 within=10.0,
@@ -180,6 +186,24 @@ async def test_every_sample_reaches_influxdb_and_victoriametrics_once(
         assert len(series["telemetry_ch.0/gas_panel"]["values"]) == 100
 
 
+BROKER_OUTAGE_S = 30.0
+
+
+async def produce_steadily(
+    line: Pipeline, source: str, *, first: int, rate_hz: float, for_s: float
+) -> int:
+    """Batches at a steady rate for a while, as drivers would; returns the next seq."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    seq = first
+    while (elapsed := loop.time() - start) < for_s:
+        due = first + int(elapsed * rate_hz) + 1
+        line.produce(source, range(seq, due))
+        seq = due
+        await asyncio.sleep(0.05)  # pacing the load, not waiting for anything
+    return seq
+
+
 async def test_a_broker_killed_under_load_loses_nothing(
     tmp_path: Path, broker: Mosquitto, influx: InfluxDB1
 ) -> None:
@@ -189,17 +213,16 @@ async def test_a_broker_killed_under_load_loses_nothing(
         line.produce("plc", range(200))
         await eventually(lambda: count_rows(influx) >= 50, within=20.0, what="data flowing")
         broker.kill()  # SIGKILL: the broker's queued messages die with it
-        line.produce("plc", range(200, 400))
-        await asyncio.sleep(0.5)  # producing into the outage
-        broker.start()
-        line.produce("plc", range(400, 500))
-        await eventually(
-            lambda: count_rows(influx) == 500,
-            within=60.0,
-            what="all 500 rows after the broker came back",
-            seen=lambda: count_rows(influx),
+        produced = await produce_steadily(
+            line, "plc", first=200, rate_hz=100, for_s=BROKER_OUTAGE_S
         )
-    assert_exactly(influx, {"plc": 500})
+        broker.start()
+        line.produce("plc", range(produced, produced + 100))
+        total = produced + 100
+        await rows_stored(
+            influx, total, within=60.0, what=f"all {total} rows after the broker came back"
+        )
+    assert_exactly(influx, {"plc": total})
 
 
 async def test_the_database_away_longer_than_the_retry_budget_loses_nothing(
@@ -231,12 +254,7 @@ async def test_the_database_away_longer_than_the_retry_budget_loses_nothing(
             what="spooled frames confirmed while the database is away",
         )
         influx.start()
-        await eventually(
-            lambda: count_rows(influx) == 600,
-            within=60.0,
-            what="all 600 rows after the database returned",
-            seen=lambda: count_rows(influx),
-        )
+        await rows_stored(influx, 600, within=60.0, what="all 600 rows after the database returned")
         await eventually(
             lambda: service.spool.statistics().pending_records == 0,
             within=10.0,
@@ -263,14 +281,14 @@ async def test_two_ingest_instances_on_a_shared_subscription_store_every_sample_
         task(second.run(), "ingest-b"),
         task(line.publisher.run(), "publisher"),
     ):
-        await asyncio.sleep(0.5)  # both subscribed before the load starts (else one takes it all)
-        line.produce("plc", range(400))
+        # Both subscribed before the load starts (else the first takes it all).
         await eventually(
-            lambda: count_rows(influx) == 400,
-            within=30.0,
-            what="400 rows",
-            seen=lambda: count_rows(influx),
+            lambda: first.subscribed.is_set() and second.subscribed.is_set(),
+            within=10.0,
+            what="both instances subscribed",
         )
+        line.produce("plc", range(400))
+        await rows_stored(influx, 400, within=30.0, what="400 rows")
         await eventually(
             lambda: line.publisher.statistics().durable == 400,
             within=10.0,
@@ -279,3 +297,62 @@ async def test_two_ingest_instances_on_a_shared_subscription_store_every_sample_
     assert first.stats.frames > 0
     assert second.stats.frames > 0, "the load was split"
     assert_exactly(influx, {"plc": 400})
+
+
+async def test_a_full_spool_disk_raises_an_alarm_holds_frames_back_and_loses_nothing(
+    tmp_path: Path, broker: Mosquitto, influx: InfluxDB1
+) -> None:
+    """Database away, spool disk full: an alarm, no crash; frames wait upstream, none lost."""
+    line = pipeline(tmp_path, broker)
+    events: list[dict[str, Any]] = []
+
+    async def listen() -> None:
+        async with make_client(MqttSettings(port=broker.port), client_id="test-events") as client:
+            await client.subscribe(TOPICS.event("#"), qos=1)
+            async for message in client.messages:
+                # One at a time as they come (a comprehension would wait for the last).
+                events.append(json.loads(bytes(message.payload)))  # noqa: PERF401
+
+    def kinds() -> list[str]:
+        return [e["kind"] for e in events]
+
+    with small_disk(tmp_path / "small-disk", "256k") as disk:
+        service = IngestService(
+            mqtt=MqttSettings(port=broker.port),
+            topics=TOPICS,
+            spool=Spool(disk / "spool", sync_every=0),
+            sinks=[InfluxV1Sink(influx.url, influx.database, timeout_s=1.0)],
+            channels=CHANNELS,
+            settings=IngestSettings(retry_max_s=0.3, dead_letter=tmp_path / "dead.lp"),
+        )
+        try:
+            async with (
+                task(listen(), "events"),
+                task(service.run(), "ingest"),
+                task(line.publisher.run(), "publisher"),
+            ):
+                influx.stop()
+                line.produce("plc", range(3000))
+                await eventually(
+                    lambda: "ingest.spool_full" in kinds(),
+                    within=30.0,
+                    what="the spool-full alarm",
+                    seen=lambda: (service.stats, service.spool.statistics()),
+                )
+                alarm = events[kinds().index("ingest.spool_full")]
+                assert alarm["severity"] == "alarm"
+                assert alarm["source"] == "ingest-1"
+                assert service.health()["spool_full"] is True
+                assert line.publisher.statistics().durable < 3000, "some frames wait upstream"
+                influx.start()
+                await rows_stored(
+                    influx, 3000, within=90.0, what="all 3000 rows once the database returned"
+                )
+                await eventually(
+                    lambda: "ingest.spool_resumed" in kinds(),
+                    within=10.0,
+                    what="the spool taking frames again",
+                )
+        finally:
+            service.spool.close()
+    assert_exactly(influx, {"plc": 3000})

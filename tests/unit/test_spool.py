@@ -85,3 +85,33 @@ def test_a_frame_larger_than_a_read_chunk_comes_back_whole(tmp_path: Path) -> No
     spool.append(big)
     spool.append(b"after")
     assert [p for _, p in spool.pending(10)] == [b"small", big, b"after"]
+
+
+def test_delivering_everything_frees_the_disk_at_once(tmp_path: Path) -> None:
+    """A backlog smaller than a segment still gives its space back once delivered: on a
+    full disk the next rotation would never come."""
+    spool = Spool(tmp_path)
+    for frame in frames(50):
+        spool.append(frame)
+    pending = spool.pending(100)
+    spool.delivered(pending[-1][0], len(pending))
+    sizes = [p.stat().st_size for p in tmp_path.glob("spool-*.log")]
+    assert sizes == [0], "only a fresh, empty segment is left"
+    spool.append(b"after")
+    spool.close()
+    again = Spool(tmp_path)
+    assert [p for _, p in again.pending(100)] == [b"after"]
+
+
+def test_a_cursor_that_cannot_be_saved_leaves_the_spool_working(tmp_path: Path) -> None:
+    """A full disk may refuse the cursor file: delivery goes on; a restart only resends."""
+    spool = Spool(tmp_path)
+    for frame in frames(10):
+        spool.append(frame)
+    (tmp_path / "cursor.json.tmp").mkdir()  # the cursor cannot be written
+    first = spool.pending(4)
+    spool.delivered(first[-1][0], 4)
+    assert spool.statistics().cursor_save_failures == 1
+    assert [p for _, p in spool.pending(100)] == frames(10)[4:]
+    spool.close()
+    assert [p for _, p in Spool(tmp_path).pending(100)] == frames(10), "resent, never lost"
