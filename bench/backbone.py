@@ -69,6 +69,8 @@ def _ingest(
             sys.executable,
             "-m",
             "groundseg",
+            "--log-level",
+            "info",
             "ingest",
             "--pad",
             PAD,
@@ -80,7 +82,7 @@ def _ingest(
             influx.url,
         ],
         stdout=subprocess.PIPE,
-        stderr=(directory / "ingest.log").open("w"),
+        stderr=(directory / "ingest.log").open("a"),
         text=True,
     )
     assert process.stdout is not None
@@ -92,8 +94,16 @@ def _ingest(
         process.wait(timeout=30)
 
 
+def _logged(log: Path, text: str, *, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    while text not in log.read_text():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{log.name} never said {text!r}")
+        time.sleep(0.05)  # polling another process's log, under a deadline
+
+
 def _stored_rows(influx: InfluxDB1) -> int:
-    result = influx.query('SELECT count("channel_999_quality") FROM telemetry')
+    result = influx.query('SELECT count("channel_999") FROM telemetry')
     series = result["results"][0].get("series")
     return int(series[0]["values"][0][1]) if series else 0
 
@@ -217,7 +227,7 @@ async def ingest_alone(directory: Path, *, frames: int) -> float:
         InfluxDB1.running(directory / "influx-ingest") as influx,
     ):
         with _ingest(directory, broker, influx):
-            await asyncio.sleep(1.0)  # the ingest's persistent session now exists
+            _logged(directory / "ingest.log", "subscribed")  # its session now exists
         values = _values(np.random.default_rng(3))
         payloads = [encode_frame(_batch(n, values), record=n) for n in range(frames)]
         async with aiomqtt.Client("127.0.0.1", broker.port, identifier="bench-prefill") as client:
@@ -226,7 +236,7 @@ async def ingest_alone(directory: Path, *, frames: int) -> float:
         with _ingest(directory, broker, influx):
             start = time.perf_counter()  # from the moment the ingest is up, not its start-up
             while _stored_rows(influx) < frames and time.perf_counter() - start < 300:
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.5)  # each count costs the database a scan: not too often
             elapsed = time.perf_counter() - start
         return frames * CHANNELS / elapsed
 

@@ -116,6 +116,11 @@ def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
     ingest.add_argument("--spool-max-mb", type=float, default=None, help="spool size cap")
     ingest.add_argument(
+        "--every-quality",
+        action="store_true",
+        help="write <channel>_quality for GOOD samples too (default: only for the others)",
+    )
+    ingest.add_argument(
         "--influx-v1", default=None, metavar="URL", help="InfluxDB 1.x, written with /write?db="
     )
     ingest.add_argument("--database", default="groundseg", help="with --influx-v1: the database")
@@ -317,6 +322,7 @@ def _ingest(args: argparse.Namespace) -> int:
             shared_group=args.shared,
             retry_max_s=args.retry_max_s,
             lines_per_write=args.lines_per_write,
+            every_quality=args.every_quality,
             dead_letter=args.spool.parent / f"{args.instance}-dead-letter.lp",
         ),
     )

@@ -4,6 +4,9 @@
 
 Each channel is a field named by its id, with its quality as a second integer field
 (`<id>_quality`); a value that is not a finite number is left out (its quality says why).
+With `every_quality=False` (the ingest's default) the quality field is written only for
+samples that are not GOOD: a value without one is GOOD. That halves the fields the
+database parses and stores, as historians store exceptions rather than every status.
 InfluxDB overwrites a point written twice with the same series and timestamp, so sending a
 batch again stores it once. VictoriaMetrics stores the same line as series named
 `telemetry_<field>`. Field keys are escaped once, when the builder is made.
@@ -33,19 +36,27 @@ def _escape_tag_value(text: str) -> str:
 
 
 class LineBuilder:
-    def __init__(self, *, pad: str, channels: Sequence[str]) -> None:
+    def __init__(self, *, pad: str, channels: Sequence[str], every_quality: bool = False) -> None:
         self.pad = pad
-        self._value_keys = [f"{_escape_key(c)}=" for c in channels]
-        self._quality_keys = [f"{_escape_key(c + QUALITY_SUFFIX)}=" for c in channels]
-        # Most samples are GOOD: their quality field's text is made once, here.
-        self._good_tails = [f",{key}0i" for key in self._quality_keys]
+        self.every_quality = every_quality
+        self._value_keys: list[str] = []
+        self._quality_keys: list[str] = []
+        self._good_tails: list[str] = []
+        for channel in channels:
+            self._add_key(_escape_key(channel))
         self._prefix = f"{MEASUREMENT},pad={_escape_tag_value(pad)},source="
 
-    def _keys(self, channel: int) -> tuple[str, str]:
-        if channel < len(self._value_keys):
-            return self._value_keys[channel], self._quality_keys[channel]
-        name = f"channel_{channel}"
-        return f"{name}=", f"{name}{QUALITY_SUFFIX}="
+    def _know(self, channels: np.ndarray) -> None:
+        """Name channels past the pad's list (a newer controller's pad) `channel_<n>`."""
+        top = int(channels.max()) + 1 if len(channels) else 0
+        for channel in range(len(self._value_keys), top):
+            self._add_key(_escape_key(f"channel_{channel}"))
+
+    def _add_key(self, name: str) -> None:
+        self._value_keys.append(f"{name}=")
+        self._quality_keys.append(f"{name}{QUALITY_SUFFIX}=")
+        # Most samples are GOOD: what follows their value is made once, here.
+        self._good_tails.append(f",{name}{QUALITY_SUFFIX}=0i" if self.every_quality else "")
 
     def lines(self, batch: SampleBatch) -> list[str]:
         """The batch's lines: one per distinct timestamp (a poll cycle has one)."""
@@ -54,35 +65,36 @@ class LineBuilder:
         head = self._prefix + _escape_tag_value(batch.source) + " "
         times = batch.time_ns
         if bool((times == times[0]).all()):
-            return [
-                head + self._fields(batch.channel, batch.value, batch.quality) + f" {int(times[0])}"
-            ]
+            fields = self._fields(batch.channel, batch.value, batch.quality)
+            # A line needs a field: GOOD non-numbers alone (never seen in practice) have none.
+            return [f"{head}{fields} {int(times[0])}"] if fields else []
         out = []
         for time in np.unique(times):
             mask = times == time
-            out.append(
-                head
-                + self._fields(batch.channel[mask], batch.value[mask], batch.quality[mask])
-                + f" {int(time)}"
-            )
+            fields = self._fields(batch.channel[mask], batch.value[mask], batch.quality[mask])
+            if fields:
+                out.append(f"{head}{fields} {int(time)}")
         return out
 
     def _fields(self, channels: np.ndarray, values: np.ndarray, qualities: np.ndarray) -> str:
+        self._know(channels)
         value_keys, good_tails = self._value_keys, self._good_tails
-        known = len(value_keys)
+        if not qualities.any() and np.isfinite(values).all():
+            # The usual cycle: every sample GOOD and finite, one pass of string joins.
+            return ",".join(
+                [
+                    f"{value_keys[c]}{v!r}{good_tails[c]}"
+                    for c, v in zip(channels.tolist(), values.tolist(), strict=True)
+                ]
+            )
+        quality_keys = self._quality_keys
         parts = []
         for channel, value, quality in zip(
             channels.tolist(), values.tolist(), qualities.tolist(), strict=True
         ):
-            if channel >= known:
-                value_key, quality_key = self._keys(channel)
-                tail = f",{quality_key}{quality}i"
-            elif quality == 0:
-                value_key, tail = value_keys[channel], good_tails[channel]
-            else:
-                value_key, tail = value_keys[channel], f",{self._quality_keys[channel]}{quality}i"
+            tail = good_tails[channel] if quality == 0 else f",{quality_keys[channel]}{quality}i"
             if -_INF < value < _INF:  # finite (NaN fails every comparison)
-                parts.append(f"{value_key}{value!r}{tail}")
-            else:
+                parts.append(f"{value_keys[channel]}{value!r}{tail}")
+            elif tail:
                 parts.append(tail[1:])
         return ",".join(parts)

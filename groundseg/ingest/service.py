@@ -51,6 +51,12 @@ class IngestSettings:
     shared_group: str | None = None
     """MQTT 5 shared subscription group: instances in one group split the frames."""
     lines_per_write: int = 5000
+    bytes_per_write: int = 8_000_000
+    """Body size a write stays under (InfluxDB 1.x refuses more than 25 MB by default)."""
+    every_quality: bool = False
+    """Write `<channel>_quality` for GOOD samples too (by default only for the others)."""
+    parallel_writes: int = 2
+    """Connections one batch is split across, so the database parses on several cores."""
     flush_s: float = 0.05
     retry_max_s: float = 30.0
     report_s: float = 0.5
@@ -90,7 +96,9 @@ class IngestService:
         self.spool = spool
         self.sinks = list(sinks)
         self.settings = settings
-        self.lines = LineBuilder(pad=topics.pad, channels=channels)
+        self.lines = LineBuilder(
+            pad=topics.pad, channels=channels, every_quality=settings.every_quality
+        )
         self.stats = IngestStatistics()
         self._stored = IntervalSet()
         self._seen: dict[str, IntervalSet] = {}
@@ -261,10 +269,10 @@ class IngestService:
                     async with asyncio.timeout(1.0):
                         await self._spooled.wait()
                 continue
-            lines, taken = self._lines([payload for _, payload in pending])
+            lines, taken, used = self._lines([payload for _, payload in pending])
             try:
                 if lines:
-                    await asyncio.to_thread(self._write_all, "\n".join(lines))
+                    await self._write_all(lines)
             except SinkError as exc:
                 self.stats.write_failures += 1
                 self.stats.last_error = str(exc)
@@ -287,22 +295,38 @@ class IngestService:
             self._newest_stored_ns = max(self._newest_stored_ns, self._newest_in_write_ns)
             self._stored_in_database(taken)
             backoff.reset()
-            self.spool.delivered(pending[-1][0], len(pending))
+            self.spool.delivered(pending[used - 1][0], used)
             self.stats.written_lines += len(lines)
-            if len(pending) < self.settings.lines_per_write:
+            if used < self.settings.lines_per_write:
                 await asyncio.sleep(self.settings.flush_s)  # let a larger batch gather
 
-    def _write_all(self, body: str) -> None:
+    async def _write_all(self, lines: list[str]) -> None:
+        """Every sink gets every line; a batch is split across parallel connections (the
+        database overwrites what a retry sends twice, so a partial failure is harmless)."""
+        parts = max(1, min(self.settings.parallel_writes, len(lines)))
+        size = -(-len(lines) // parts)
+        bodies = ["\n".join(lines[i : i + size]) for i in range(0, len(lines), size)]
         for sink in self.sinks:
-            sink.write(body)
+            outcomes = await asyncio.gather(
+                *(asyncio.to_thread(sink.write, body) for body in bodies), return_exceptions=True
+            )
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
 
-    def _lines(self, payloads: list[bytes]) -> tuple[list[str], list[tuple[str, int, int]]]:
-        """Lines for the frames not stored before, and (source, seq, samples) of each: they
-        count as stored only once the write succeeds, so a failed write is retried whole."""
+    def _lines(self, payloads: list[bytes]) -> tuple[list[str], list[tuple[str, int, int]], int]:
+        """Lines for the frames not stored before, up to the write's byte budget; (source,
+        seq, samples) of each frame taken, which counts as stored only once the write
+        succeeds (a failed write is retried whole); and how many frames were used."""
         lines: list[str] = []
         taken: list[tuple[str, int, int]] = []
         in_this_write: set[tuple[str, int]] = set()
+        size = 0
+        used = 0
         for payload in payloads:
+            if size >= self.settings.bytes_per_write:
+                break
+            used += 1
             try:
                 frame = decode_frame(payload)
             except ProtocolError:
@@ -319,8 +343,10 @@ class IngestService:
             taken.append((batch.source, batch.seq, len(batch)))
             if len(batch):
                 self._newest_in_write_ns = max(self._newest_in_write_ns, int(batch.time_ns.max()))
-            lines.extend(self.lines.lines(batch))
-        return lines, taken
+            new = self.lines.lines(batch)
+            size += sum(len(line) + 1 for line in new)
+            lines.extend(new)
+        return lines, taken, used
 
     def _stored_in_database(self, taken: list[tuple[str, int, int]]) -> None:
         for source, seq, samples in taken:

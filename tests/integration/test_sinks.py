@@ -42,7 +42,7 @@ def test_influxdb_1_stores_wide_lines_once_even_when_sent_twice(tmp_path: Path) 
         assert len(rows) == 10
         assert [row[0] for row in rows] == [T0 + s * 1_000_000_000 for s in range(10)]
         assert [row[1] for row in rows] == [50.0 + s for s in range(10)]
-        assert {row[2] for row in rows} == {0}
+        assert {row[2] for row in rows} == {None}, "GOOD samples carry no quality field"
         assert {row[3] for row in rows} == {2}
 
 

@@ -122,25 +122,38 @@ def ingest(
     )
 
 
-def journal_samples(state: Path, pad: PadDefinition) -> dict[str, list[tuple[int, int]]]:
-    """(time, quality) of every journaled sample of the checked channels."""
+Sample = tuple[int, int, float | None]
+"""(time, quality, value; None for a value that is not a number)."""
+
+
+def journal_samples(state: Path, pad: PadDefinition) -> dict[str, list[Sample]]:
+    """Every journaled sample of the checked channels."""
     wanted = {pad.channel(c).index: c for c in CHECKED}
-    found: dict[str, list[tuple[int, int]]] = {c: [] for c in CHECKED}
+    found: dict[str, list[Sample]] = {c: [] for c in CHECKED}
     for _, batch in JournalReader(state / "journal").samples():
         for index, channel in wanted.items():
-            hits = np.flatnonzero(batch.channel == index)
-            found[channel].extend((int(batch.time_ns[i]), int(batch.quality[i])) for i in hits)
-    return {c: sorted(v) for c, v in found.items()}
+            for i in np.flatnonzero(batch.channel == index):
+                value = float(batch.value[i])
+                found[channel].append(
+                    (
+                        int(batch.time_ns[i]),
+                        int(batch.quality[i]),
+                        value if np.isfinite(value) else None,
+                    )
+                )
+    return {c: sorted(v, key=lambda s: s[:2]) for c, v in found.items()}
 
 
-def influx_samples(influx: InfluxDB1) -> dict[str, list[tuple[int, int]]]:
+def influx_samples(influx: InfluxDB1) -> dict[str, list[Sample]]:
+    """The same, read back; a sample without a quality field is GOOD (docs/influx.md)."""
     found = {}
     for channel in CHECKED:
-        result = influx.query(
-            f'SELECT "{channel}_quality" FROM telemetry WHERE "{channel}_quality" >= 0'
-        )
+        result = influx.query(f'SELECT "{channel}", "{channel}_quality" FROM telemetry')
         series = result["results"][0].get("series", [])
-        found[channel] = sorted((int(t), int(q)) for s in series for t, q in s["values"])
+        found[channel] = sorted(
+            ((int(t), int(q or 0), v) for s in series for t, v, q in s["values"]),
+            key=lambda s: s[:2],
+        )
     return found
 
 
@@ -206,14 +219,16 @@ def _stream_and_check(
         producer.stop()
     assert_database_holds_the_journal(tmp_path / "state", pad, influx)
     journaled = sorted(
-        t // 1_000_000 for t, _ in journal_samples(tmp_path / "state", pad)["umb.bus.voltage"]
+        (t // 1_000_000, v)
+        for t, _, v in journal_samples(tmp_path / "state", pad)["umb.bus.voltage"]
+        if v is not None
     )
 
-    def exported() -> list[int]:
+    def exported() -> list[tuple[int, float]]:
         return sorted(
-            t
-            for s in vm.export('{__name__="telemetry_umb.bus.voltage_quality"}')
-            for t in s["timestamps"]
+            pair
+            for s in vm.export('{__name__="telemetry_umb.bus.voltage"}')
+            for pair in zip(s["timestamps"], s["values"], strict=True)
         )
 
     wait_until(
