@@ -10,6 +10,7 @@ from bench.backbone import run_backbone_benchmarks
 from bench.harness import write_results
 from bench.journal import run_journal_benchmarks
 from bench.modbus import run_modbus_benchmarks
+from bench.soak import run_soak
 from groundseg.logs import configure_logging
 
 
@@ -23,6 +24,7 @@ def main() -> int:
     results = asyncio.run(run_modbus_benchmarks(quick=args.quick))
     results += run_journal_benchmarks(quick=args.quick)
     results += asyncio.run(run_backbone_benchmarks(quick=args.quick))
+    results += run_soak(seconds=60.0 if args.quick else 600.0)
     print(write_results(results, quick=args.quick))
     return 0 if all(r.passed for r in results) else 1
 

@@ -36,7 +36,7 @@ from groundseg.quality import Quality
 from groundseg.telemetry.batch import SampleBatch
 from tests.services import InfluxDB1, Mosquitto, VictoriaMetrics
 
-__all__ = ["run_backbone_benchmarks"]
+__all__ = ["ingest_process", "produce", "run_backbone_benchmarks", "stored_rows"]
 
 PAD = "pads/baiterek.toml"
 TOPICS = Topics("baiterek")
@@ -61,7 +61,7 @@ def _batch(number: int, values: np.ndarray) -> SampleBatch:
 
 
 @contextlib.contextmanager
-def _ingest(
+def ingest_process(
     directory: Path, broker: Mosquitto, influx: InfluxDB1
 ) -> Iterator[subprocess.Popen[str]]:
     process = subprocess.Popen(
@@ -102,7 +102,7 @@ def _logged(log: Path, text: str, *, within: float = 30.0) -> None:
         time.sleep(0.05)  # polling another process's log, under a deadline
 
 
-def _stored_rows(influx: InfluxDB1) -> int:
+def stored_rows(influx: InfluxDB1) -> int:
     result = influx.query('SELECT count("channel_999") FROM telemetry')
     series = result["results"][0].get("series")
     return int(series[0]["values"][0][1]) if series else 0
@@ -119,29 +119,28 @@ async def _running(coroutine: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
             await task
 
 
-async def end_to_end(directory: Path, *, rate: float, seconds: float) -> tuple[float, int, int]:
-    """(sustained samples/s, batches produced, rows stored) for an offered load."""
-    with (
-        Mosquitto.running(directory / "mosquitto") as broker,
-        InfluxDB1.running(directory / "influx") as influx,
-        _ingest(directory, broker, influx),
-    ):
-        journal = JournalWriter(
-            JournalSettings(directory=directory / "journal"),
-            pad="Baiterek",
-            channels=[f"c{i}" for i in range(CHANNELS)],
-            sources=[f"dev{i}" for i in range(SOURCES)],
-            clock=SystemClock(),
-        )
-        journal.open()
-        publisher = TelemetryPublisher(
-            settings=MqttSettings(port=broker.port),
-            topics=TOPICS,
-            journal=journal,
-            client_id="bench",
-            cursor_file=directory / "cursor.json",
-            clock=SystemClock(),
-        )
+async def produce(
+    directory: Path, broker_port: int, *, rate: float, seconds: float
+) -> tuple[int, float]:
+    """The controller side at a steady offered load: batches journaled, then published.
+    Returns (batches produced, perf_counter at the start)."""
+    journal = JournalWriter(
+        JournalSettings(directory=directory / "journal"),
+        pad="Baiterek",
+        channels=[f"c{i}" for i in range(CHANNELS)],
+        sources=[f"dev{i}" for i in range(SOURCES)],
+        clock=SystemClock(),
+    )
+    journal.open()
+    publisher = TelemetryPublisher(
+        settings=MqttSettings(port=broker_port),
+        topics=TOPICS,
+        journal=journal,
+        client_id="bench",
+        cursor_file=directory / "cursor.json",
+        clock=SystemClock(),
+    )
+    try:
         async with _running(publisher.run()):
             while not publisher.statistics().connected:
                 await asyncio.sleep(0.05)
@@ -154,11 +153,27 @@ async def end_to_end(directory: Path, *, rate: float, seconds: float) -> tuple[f
                 publisher.offer(journal.append(batch), batch)
                 produced += 1
                 await asyncio.sleep(max(start + produced * period - time.perf_counter(), 0.0))
+            # Until the ingest has confirmed everything: a stopped publisher sends nothing.
             deadline = time.perf_counter() + 120
-            while (stored := _stored_rows(influx)) < produced and time.perf_counter() < deadline:
-                await asyncio.sleep(0.25)
-            elapsed = time.perf_counter() - start
+            while publisher.durable < produced and time.perf_counter() < deadline:
+                await asyncio.sleep(0.1)
+    finally:
         journal.close()
+    return produced, start
+
+
+async def end_to_end(directory: Path, *, rate: float, seconds: float) -> tuple[float, int, int]:
+    """(sustained samples/s, batches produced, rows stored) for an offered load."""
+    with (
+        Mosquitto.running(directory / "mosquitto") as broker,
+        InfluxDB1.running(directory / "influx") as influx,
+        ingest_process(directory, broker, influx),
+    ):
+        produced, start = await produce(directory, broker.port, rate=rate, seconds=seconds)
+        deadline = time.perf_counter() + 120
+        while (stored := stored_rows(influx)) < produced and time.perf_counter() < deadline:
+            await asyncio.sleep(0.25)
+        elapsed = time.perf_counter() - start
     return stored * CHANNELS / elapsed, produced, stored
 
 
@@ -226,16 +241,16 @@ async def ingest_alone(directory: Path, *, frames: int) -> float:
         Mosquitto.running(directory / "mosquitto-ingest") as broker,
         InfluxDB1.running(directory / "influx-ingest") as influx,
     ):
-        with _ingest(directory, broker, influx):
+        with ingest_process(directory, broker, influx):
             _logged(directory / "ingest.log", "subscribed")  # its session now exists
         values = _values(np.random.default_rng(3))
         payloads = [encode_frame(_batch(n, values), record=n) for n in range(frames)]
         async with aiomqtt.Client("127.0.0.1", broker.port, identifier="bench-prefill") as client:
             for n, payload in enumerate(payloads):
                 await client.publish(TOPICS.telemetry(f"dev{n % SOURCES}"), payload, qos=1)
-        with _ingest(directory, broker, influx):
+        with ingest_process(directory, broker, influx):
             start = time.perf_counter()  # from the moment the ingest is up, not its start-up
-            while _stored_rows(influx) < frames and time.perf_counter() - start < 300:
+            while stored_rows(influx) < frames and time.perf_counter() - start < 300:
                 await asyncio.sleep(0.5)  # each count costs the database a scan: not too often
             elapsed = time.perf_counter() - start
         return frames * CHANNELS / elapsed
