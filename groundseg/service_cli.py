@@ -125,6 +125,11 @@ def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
     ingest.add_argument("--database", default="groundseg", help="with --influx-v1: the database")
     ingest.add_argument(
+        "--influx-username",
+        default=os.environ.get("GROUNDSEG_INFLUX_USERNAME"),
+        help="with --influx-v1 (password in GROUNDSEG_INFLUX_PASSWORD)",
+    )
+    ingest.add_argument(
         "--influx-v2",
         default=None,
         metavar="URL",
@@ -287,7 +292,14 @@ def _ingest(args: argparse.Namespace) -> int:
     assert mqtt is not None
     sinks: list[Sink] = []
     if args.influx_v1:
-        sinks.append(InfluxV1Sink(args.influx_v1, args.database))
+        sinks.append(
+            InfluxV1Sink(
+                args.influx_v1,
+                args.database,
+                username=args.influx_username,
+                password=os.environ.get("GROUNDSEG_INFLUX_PASSWORD"),
+            )
+        )
     if args.influx_v2:
         sinks.append(
             InfluxV2Sink(

@@ -16,6 +16,7 @@ dead-letter file with an alarm. Health and lag are published for operators.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import time
@@ -104,6 +105,8 @@ class IngestService:
         self._seen: dict[str, IntervalSet] = {}
         self._spooled = asyncio.Event()
         self.subscribed = asyncio.Event()
+        self._events: collections.deque[Event] = collections.deque(maxlen=100)
+        self._events_waiting = asyncio.Event()
         """Set while connected and subscribed to the telemetry topics."""
         self._uncommitted: list[tuple[int, int, int]] = []
         """(MQTT message id, QoS, journal record) appended to the spool, not yet synced."""
@@ -138,6 +141,7 @@ class IngestService:
                     self._uncommitted = []  # unacknowledged frames are redelivered after a reconnect
                     async with asyncio.TaskGroup() as tasks:
                         tasks.create_task(self._report(client), name="ingest-report")
+                        tasks.create_task(self._publish_events(client), name="ingest-events")
                         tasks.create_task(self._commit_regularly(client), name="ingest-commit")
                         async for message in client.messages:
                             await self._take(client, message)
@@ -153,7 +157,14 @@ class IngestService:
         except ProtocolError as exc:
             self.stats.bad_frames += 1
             self.stats.last_error = f"bad frame on {message.topic}: {exc}"
-            self._dead_letter(f"# {exc}: {bytes(payload)[:64].hex()}")
+            # Kept whole, in hex, for whoever investigates the sender.
+            self._dead_letter(f"# bad frame on {message.topic}: {exc}\n# {bytes(payload).hex()}")
+            self._raise_event(
+                "ingest.bad_frame",
+                Severity.WARNING,
+                f"{self.settings.instance}: undecodable frame on {message.topic} ({exc});"
+                f" kept in {self.settings.dead_letter}",
+            )
             client._client.ack(message.mid, message.qos)
             return
         while True:
@@ -167,8 +178,7 @@ class IngestService:
                         "spool full: not taking frames until the database drains it",
                         reason=str(exc),
                     )
-                    await self._event(
-                        client,
+                    self._raise_event(
                         "ingest.spool_full",
                         Severity.ALARM,
                         f"{self.settings.instance}: spool full ({exc}); frames wait at the "
@@ -179,8 +189,7 @@ class IngestService:
         if self.stats.spool_full:
             self.stats.spool_full = False
             log.info("spool taking frames again")
-            await self._event(
-                client,
+            self._raise_event(
                 "ingest.spool_resumed",
                 Severity.INFO,
                 f"{self.settings.instance}: spool taking frames again",
@@ -281,6 +290,12 @@ class IngestService:
                         "database refused lines; kept in the dead-letter file", reason=str(exc)
                     )
                     self._dead_letter(f"# {exc}\n" + "\n".join(lines))
+                    self._raise_event(
+                        "ingest.dead_letter",
+                        Severity.ALARM,
+                        f"{self.settings.instance}: the database refused {len(lines)} lines"
+                        f" ({exc}); kept in {self.settings.dead_letter}",
+                    )
                 else:
                     if self.stats.database_up:
                         log.warning(
@@ -359,18 +374,28 @@ class IngestService:
                     b - a + 1 for a, b in seen.holes(seen.intervals[0][0], seen.intervals[-1][1])
                 )
 
-    async def _event(
-        self, client: aiomqtt.Client, kind: str, severity: Severity, message: str
-    ) -> None:
-        event = Event(
-            kind=kind,
-            source=self.settings.instance,
-            time_ns=time.time_ns(),
-            severity=severity,
-            message=message,
+    def _raise_event(self, kind: str, severity: Severity, message: str) -> None:
+        """Queue an event for the events topic; sent as soon as the broker connection allows
+        (the ingest keeps no journal of its own: its events are live only, record -1)."""
+        self._events.append(
+            Event(
+                kind=kind,
+                source=self.settings.instance,
+                time_ns=time.time_ns(),
+                severity=severity,
+                message=message,
+            )
         )
-        # The ingest keeps no journal of its own: its events are live only (record -1).
-        await client.publish(self.topics.event(kind), event_json(-1, event), qos=1)
+        self._events_waiting.set()
+
+    async def _publish_events(self, client: aiomqtt.Client) -> None:
+        while True:
+            await self._events_waiting.wait()
+            self._events_waiting.clear()
+            while self._events:
+                event = self._events[0]
+                await client.publish(self.topics.event(event.kind), event_json(-1, event), qos=1)
+                self._events.popleft()
 
     def _dead_letter(self, text: str) -> None:
         self.stats.dead_letters += 1

@@ -186,6 +186,28 @@ async def test_every_sample_reaches_influxdb_and_victoriametrics_once(
         assert len(series["telemetry_ch.0/gas_panel"]["values"]) == 100
 
 
+class EventLog:
+    """Everything published on the events topics, as it comes."""
+
+    def __init__(self, broker: Mosquitto) -> None:
+        self.broker = broker
+        self.events: list[dict[str, Any]] = []
+
+    async def listen(self) -> None:
+        settings = MqttSettings(port=self.broker.port)
+        async with make_client(settings, client_id="test-events") as client:
+            await client.subscribe(TOPICS.event("#"), qos=1)
+            async for message in client.messages:
+                # One at a time as they come (a comprehension would wait for the last).
+                self.events.append(json.loads(bytes(message.payload)))
+
+    def kinds(self) -> list[str]:
+        return [e["kind"] for e in self.events]
+
+    def first(self, kind: str) -> dict[str, Any]:
+        return self.events[self.kinds().index(kind)]
+
+
 BROKER_OUTAGE_S = 30.0
 
 
@@ -304,18 +326,8 @@ async def test_a_full_spool_disk_raises_an_alarm_holds_frames_back_and_loses_not
 ) -> None:
     """Database away, spool disk full: an alarm, no crash; frames wait upstream, none lost."""
     line = pipeline(tmp_path, broker)
-    events: list[dict[str, Any]] = []
-
-    async def listen() -> None:
-        async with make_client(MqttSettings(port=broker.port), client_id="test-events") as client:
-            await client.subscribe(TOPICS.event("#"), qos=1)
-            async for message in client.messages:
-                # One at a time as they come (a comprehension would wait for the last).
-                events.append(json.loads(bytes(message.payload)))  # noqa: PERF401
-
-    def kinds() -> list[str]:
-        return [e["kind"] for e in events]
-
+    events = EventLog(broker)
+    kinds = events.kinds
     with small_disk(tmp_path / "small-disk", "256k") as disk:
         service = IngestService(
             mqtt=MqttSettings(port=broker.port),
@@ -327,7 +339,7 @@ async def test_a_full_spool_disk_raises_an_alarm_holds_frames_back_and_loses_not
         )
         try:
             async with (
-                task(listen(), "events"),
+                task(events.listen(), "events"),
                 task(service.run(), "ingest"),
                 task(line.publisher.run(), "publisher"),
             ):
@@ -339,7 +351,7 @@ async def test_a_full_spool_disk_raises_an_alarm_holds_frames_back_and_loses_not
                     what="the spool-full alarm",
                     seen=lambda: (service.stats, service.spool.statistics()),
                 )
-                alarm = events[kinds().index("ingest.spool_full")]
+                alarm = events.first("ingest.spool_full")
                 assert alarm["severity"] == "alarm"
                 assert alarm["source"] == "ingest-1"
                 assert service.health()["spool_full"] is True
@@ -356,3 +368,47 @@ async def test_a_full_spool_disk_raises_an_alarm_holds_frames_back_and_loses_not
         finally:
             service.spool.close()
     assert_exactly(influx, {"plc": 3000})
+
+
+async def test_refused_lines_and_bad_frames_go_to_the_dead_letter_file_with_an_alarm(
+    tmp_path: Path, broker: Mosquitto, influx: InfluxDB1
+) -> None:
+    """Nothing is dropped silently: what the database refuses and what cannot be decoded
+    is kept, and said aloud; delivery goes on."""
+    # ch.3 already stored as an integer: InfluxDB refuses float values for it (HTTP 400).
+    InfluxV1Sink(influx.url, influx.database).write(f"telemetry,pad=testpad,source=x ch.3=1i {T0}")
+    line = pipeline(tmp_path, broker)
+    events = EventLog(broker)
+    service = ingest(tmp_path, broker, [InfluxV1Sink(influx.url, influx.database)])
+    async with (
+        task(events.listen(), "events"),
+        task(service.run(), "ingest"),
+        task(line.publisher.run(), "publisher"),
+    ):
+        await eventually(service.subscribed.is_set, within=10.0, what="the ingest subscribed")
+        line.produce("plc", range(5))
+        await eventually(
+            lambda: "ingest.dead_letter" in events.kinds(),
+            within=20.0,
+            what="the dead-letter alarm",
+            seen=lambda: service.stats,
+        )
+        async with make_client(MqttSettings(port=broker.port), client_id="rogue") as rogue:
+            await rogue.publish(TOPICS.telemetry("plc"), b"not a frame at all", qos=1)
+        await eventually(
+            lambda: "ingest.bad_frame" in events.kinds(),
+            within=20.0,
+            what="the bad-frame warning",
+        )
+        await eventually(
+            lambda: service.spool.statistics().pending_records == 0,
+            within=10.0,
+            what="delivery to go on past the refused lines",
+        )
+    assert events.first("ingest.dead_letter")["severity"] == "alarm"
+    assert events.first("ingest.bad_frame")["severity"] == "warning"
+    kept = (tmp_path / "dead-ingest-1.lp").read_text()
+    assert "field type conflict" in kept
+    assert kept.count("telemetry,pad=testpad,source=plc ") == 5, "every refused line is kept"
+    assert b"not a frame at all".hex() in kept
+    assert service.stats.dead_letters == 2
