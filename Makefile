@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Services and third-party peers the tests use; installed with apt-get when missing.
-DEBIAN_PACKAGES := python3-venv mosquitto mosquitto-clients influxdb influxdb-client \
+DEBIAN_PACKAGES := python3-venv openssl mosquitto mosquitto-clients influxdb influxdb-client \
 	victoria-metrics mbpoll chromium
 PAD ?= pads/baiterek.toml
 SPEED ?= 20

@@ -47,10 +47,15 @@ def wait_for_port(
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {within:g} s")
 
 
-class Mosquitto:
-    """A Mosquitto broker of our own, with persistence in its directory."""
+DEPLOY_ACL = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "groundseg.acl"
+USERS = ("groundseg-controller", "groundseg-ingest", "viewer")
 
-    def __init__(self, directory: Path) -> None:
+
+class Mosquitto:
+    """A Mosquitto broker of our own, with persistence in its directory; `secure` runs it as
+    deployed: TLS (a CA made for the test), a password per user and deploy/'s ACL file."""
+
+    def __init__(self, directory: Path, *, secure: bool = False) -> None:
         executable = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(executable).exists():
             raise RuntimeError("mosquitto is installed by `make test` (Debian package mosquitto)")
@@ -59,12 +64,14 @@ class Mosquitto:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         directory.mkdir(parents=True, exist_ok=True)
+        self.passwords = {user: f"{user}-secret" for user in USERS} if secure else {}
+        self.ca_file = directory / "certs" / "ca.crt" if secure else None
         self.config = directory / "mosquitto.conf"
         self.config.write_text(
             "\n".join(
                 [
                     f"listener {self.port} 127.0.0.1",
-                    "allow_anonymous true",
+                    *(self._secure_settings() if secure else ["allow_anonymous true"]),
                     "persistence true",
                     f"persistence_location {directory}/",
                     "autosave_interval 1",
@@ -80,6 +87,28 @@ class Mosquitto:
                 ]
             )
         )
+
+    def _secure_settings(self) -> list[str]:
+        certs = self.directory / "certs"
+        certs.mkdir(exist_ok=True)
+        _make_certificates(certs)
+        passwd = self.directory / "passwd"
+        for user, password in self.passwords.items():
+            create = [] if passwd.exists() else ["-c"]
+            subprocess.run(
+                ["mosquitto_passwd", "-b", *create, str(passwd), user, password],
+                check=True,
+                capture_output=True,
+            )
+        passwd.chmod(0o600)
+        return [
+            f"cafile {certs / 'ca.crt'}",
+            f"certfile {certs / 'broker.crt'}",
+            f"keyfile {certs / 'broker.key'}",
+            "allow_anonymous false",
+            f"password_file {passwd}",
+            f"acl_file {DEPLOY_ACL}",
+        ]
 
     @property
     def url(self) -> str:
@@ -109,13 +138,36 @@ class Mosquitto:
 
     @classmethod
     @contextlib.contextmanager
-    def running(cls, directory: Path) -> Iterator[Mosquitto]:
-        broker = cls(directory)
+    def running(cls, directory: Path, *, secure: bool = False) -> Iterator[Mosquitto]:
+        broker = cls(directory, secure=secure)
         broker.start()
         try:
             yield broker
         finally:
             broker.stop()
+
+
+def _make_certificates(certs: Path) -> None:
+    """A throwaway CA and a broker certificate for 127.0.0.1 (openssl, Debian's)."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=certs)
+
+    openssl(
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=groundseg test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    )  # fmt: skip
+    openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "broker.key", "-out", "broker.csr",
+        "-subj", "/CN=127.0.0.1",
+    )  # fmt: skip
+    (certs / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl(
+        "x509", "-req", "-in", "broker.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "2", "-out", "broker.crt", "-extfile", "san.ext",
+    )  # fmt: skip
 
 
 class InfluxDB1:

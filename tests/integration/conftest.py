@@ -1,13 +1,16 @@
-"""Integration fixtures: the simulated pad on real sockets and ptys, in this process."""
+"""Integration fixtures: the simulated pad on real sockets and ptys, in this process; a
+Mosquitto and an InfluxDB of each test's own, on free loopback ports."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 from groundseg.config import PadDefinition
 from hw_sim.pad import SimulatedPad
+from tests.services import InfluxDB1, Mosquitto
 
 
 @pytest.fixture
@@ -15,3 +18,22 @@ async def sim(pad: PadDefinition) -> AsyncIterator[SimulatedPad]:
     """The whole simulated pad at real-time speed."""
     async with SimulatedPad(pad, speed=1.0, seed=7) as simulated:
         yield simulated
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    with Mosquitto.running(tmp_path / "mosquitto") as running:
+        yield running
+
+
+@pytest.fixture
+def secure_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """As deployed: TLS, a password per service, deploy/'s ACL file."""
+    with Mosquitto.running(tmp_path / "mosquitto-tls", secure=True) as running:
+        yield running
+
+
+@pytest.fixture
+def influx(tmp_path: Path) -> Iterator[InfluxDB1]:
+    with InfluxDB1.running(tmp_path / "influx") as running:
+        yield running

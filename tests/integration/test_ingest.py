@@ -3,156 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import pytest
-
-from groundseg.clock import SystemClock
 from groundseg.ingest.service import IngestService, IngestSettings
-from groundseg.ingest.sinks import InfluxV1Sink, InfluxV2Sink, Sink
+from groundseg.ingest.sinks import InfluxV1Sink, InfluxV2Sink
 from groundseg.ingest.spool import Spool
-from groundseg.journal.writer import JournalSettings, JournalWriter
 from groundseg.mqtt.connection import MqttSettings, make_client
-from groundseg.mqtt.publisher import TelemetryPublisher
-from groundseg.mqtt.topics import Topics
-from groundseg.quality import Quality
-from groundseg.telemetry.batch import SampleBatch
 from tests.helpers import eventually, small_disk
+from tests.integration.rig import (
+    CHANNELS,
+    T0,
+    TOPICS,
+    EventLog,
+    Pipeline,
+    all_stored,
+    assert_exactly,
+    count_rows,
+    ingest,
+    pipeline,
+    rows_stored,
+    task,
+)
 from tests.services import InfluxDB1, Mosquitto, VictoriaMetrics
-
-TOPICS = Topics("testpad")
-CHANNELS = [f"ch.{i}" for i in range(16)]
-T0 = 1_780_000_000_000_000_000
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    with Mosquitto.running(tmp_path / "mosquitto") as running:
-        yield running
-
-
-@pytest.fixture
-def influx(tmp_path: Path) -> Iterator[InfluxDB1]:
-    with InfluxDB1.running(tmp_path / "influx") as running:
-        yield running
-
-
-def batch(source: str, seq: int) -> SampleBatch:
-    return SampleBatch.at(
-        source=source,
-        seq=seq,
-        time_ns=T0 + seq * 10_000_000,
-        channel=np.arange(len(CHANNELS), dtype=np.uint32),
-        value=np.arange(len(CHANNELS), dtype=np.float64) + seq,
-        quality=Quality.GOOD,
-    )
-
-
-@dataclass
-class Pipeline:
-    journal: JournalWriter
-    publisher: TelemetryPublisher
-
-    def produce(self, source: str, seqs: range) -> None:
-        for seq in seqs:
-            item = batch(source, seq)
-            self.publisher.offer(self.journal.append(item), item)
-
-
-@contextlib.asynccontextmanager
-async def task(
-    coroutine: Coroutine[Any, Any, None], name: str
-) -> AsyncIterator[asyncio.Task[None]]:
-    running = asyncio.create_task(coroutine, name=name)
-    try:
-        yield running
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
-
-
-def pipeline(tmp_path: Path, broker: Mosquitto) -> Pipeline:
-    journal = JournalWriter(
-        JournalSettings(directory=tmp_path / "journal"),
-        pad="testpad",
-        channels=CHANNELS,
-        sources=["plc", "gas_panel"],
-        clock=SystemClock(),
-    )
-    journal.open()
-    publisher = TelemetryPublisher(
-        settings=MqttSettings(port=broker.port),
-        topics=TOPICS,
-        journal=journal,
-        client_id="controller",
-        cursor_file=tmp_path / "cursor.json",
-        clock=SystemClock(),
-        confirm="ingest",
-        resend_after_s=1.0,
-        resend_max_s=4.0,
-    )
-    return Pipeline(journal, publisher)
-
-
-def ingest(
-    tmp_path: Path,
-    broker: Mosquitto,
-    sinks: list[Sink],
-    *,
-    instance: str = "ingest-1",
-    shared: str | None = None,
-    retry_max_s: float = 0.5,
-) -> IngestService:
-    return IngestService(
-        mqtt=MqttSettings(port=broker.port),
-        topics=TOPICS,
-        spool=Spool(tmp_path / f"spool-{instance}", sync_every=0),
-        sinks=sinks,
-        channels=CHANNELS,
-        settings=IngestSettings(
-            instance=instance,
-            shared_group=shared,
-            retry_max_s=retry_max_s,
-            dead_letter=tmp_path / f"dead-{instance}.lp",
-        ),
-    )
-
-
-def stored_rows(influx: InfluxDB1) -> dict[str, list[list[object]]]:
-    result = influx.query('SELECT "ch.0", "ch.15" FROM telemetry GROUP BY "source"')
-    series = result["results"][0].get("series", [])
-    return {s["tags"]["source"]: s["values"] for s in series}
-
-
-def count_rows(influx: InfluxDB1) -> int:
-    return sum(len(rows) for rows in stored_rows(influx).values())
-
-
-async def rows_stored(influx: InfluxDB1, rows: int, *, within: float, what: str) -> None:
-    await eventually(
-        lambda: count_rows(influx) == rows,
-        within=within,
-        what=what,
-        seen=lambda: count_rows(influx),
-    )
-
-
-def assert_exactly(influx: InfluxDB1, expected: dict[str, int]) -> None:
-    rows = stored_rows(influx)
-    for source, n in expected.items():
-        got = rows.get(source, [])
-        assert [r[0] for r in got] == [T0 + s * 10_000_000 for s in range(n)], (
-            f"{source}: missing or extra rows"
-        )
-        assert [r[1] for r in got] == [float(s) for s in range(n)]
-        assert [r[2] for r in got] == [15.0 + s for s in range(n)]
 
 
 async def test_every_sample_reaches_influxdb_and_victoriametrics_once(
@@ -168,12 +40,7 @@ async def test_every_sample_reaches_influxdb_and_victoriametrics_once(
         async with task(service.run(), "ingest"), task(line.publisher.run(), "publisher"):
             line.produce("plc", range(300))
             line.produce("gas_panel", range(100))
-            await rows_stored(influx, 400, within=30.0, what="400 rows in InfluxDB")
-            await eventually(
-                lambda: line.publisher.statistics().durable == 400,
-                within=10.0,
-                what="the publisher told all 400 are stored",
-            )
+            await all_stored(line, influx, 400, what="in InfluxDB")
         assert_exactly(influx, {"plc": 300, "gas_panel": 100})
         series = {
             str(s["metric"]["__name__"]) + "/" + str(s["metric"]["source"]): s
@@ -184,28 +51,6 @@ async def test_every_sample_reaches_influxdb_and_victoriametrics_once(
             (T0 + s * 10_000_000) // 1_000_000 for s in range(300)
         ]
         assert len(series["telemetry_ch.0/gas_panel"]["values"]) == 100
-
-
-class EventLog:
-    """Everything published on the events topics, as it comes."""
-
-    def __init__(self, broker: Mosquitto) -> None:
-        self.broker = broker
-        self.events: list[dict[str, Any]] = []
-
-    async def listen(self) -> None:
-        settings = MqttSettings(port=self.broker.port)
-        async with make_client(settings, client_id="test-events") as client:
-            await client.subscribe(TOPICS.event("#"), qos=1)
-            async for message in client.messages:
-                # One at a time as they come (a comprehension would wait for the last).
-                self.events.append(json.loads(bytes(message.payload)))
-
-    def kinds(self) -> list[str]:
-        return [e["kind"] for e in self.events]
-
-    def first(self, kind: str) -> dict[str, Any]:
-        return self.events[self.kinds().index(kind)]
 
 
 BROKER_OUTAGE_S = 30.0
@@ -310,12 +155,7 @@ async def test_two_ingest_instances_on_a_shared_subscription_store_every_sample_
             what="both instances subscribed",
         )
         line.produce("plc", range(400))
-        await rows_stored(influx, 400, within=30.0, what="400 rows")
-        await eventually(
-            lambda: line.publisher.statistics().durable == 400,
-            within=10.0,
-            what="merged confirmations cover every record",
-        )
+        await all_stored(line, influx, 400, what="stored")
     assert first.stats.frames > 0
     assert second.stats.frames > 0, "the load was split"
     assert_exactly(influx, {"plc": 400})

@@ -6,12 +6,11 @@ import asyncio
 import contextlib
 import json
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiomqtt
 import numpy as np
-import pytest
 
 from groundseg.clock import SystemClock
 from groundseg.codecs.frames import decode_frame
@@ -22,15 +21,10 @@ from groundseg.mqtt.topics import Topics
 from groundseg.quality import Quality
 from groundseg.telemetry.batch import SampleBatch
 from tests.helpers import eventually
+from tests.integration import rig
 from tests.services import Mosquitto
 
 TOPICS = Topics("testpad")
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    with Mosquitto.running(tmp_path / "mosquitto") as running:
-        yield running
 
 
 def batch(seq: int) -> SampleBatch:
@@ -99,14 +93,12 @@ async def running(publisher: TelemetryPublisher) -> AsyncIterator[None]:
 def publisher_for(
     writer: JournalWriter, broker_port: int, tmp_path: Path, *, live_capacity: int = 4096
 ) -> TelemetryPublisher:
-    return TelemetryPublisher(
-        settings=MqttSettings(port=broker_port),
-        topics=TOPICS,
-        journal=writer,
-        client_id="controller-test",
-        cursor_file=tmp_path / "cursor.json",
-        clock=SystemClock(),
+    return rig.publisher_for(
+        writer,
+        MqttSettings(port=broker_port),
+        tmp_path,
         confirm="broker",
+        topics=TOPICS,
         live_capacity=live_capacity,
     )
 
@@ -194,7 +186,7 @@ async def test_birth_and_death_are_retained_state_messages(
 ) -> None:
     writer = journal(tmp_path / "journal")
     publisher = publisher_for(writer, broker.port, tmp_path)
-    topic = TOPICS.state("controller-test")
+    topic = TOPICS.state("controller")
 
     def retained() -> dict[str, str]:
         out = subprocess.run(

@@ -11,11 +11,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from groundseg.config import PadDefinition
 from groundseg.journal.reader import JournalReader
@@ -69,18 +67,6 @@ def wait_until(check: object, *, within: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"expected {what} within {within:g} s")
         time.sleep(0.2)  # polling other processes' progress, under a deadline
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    with Mosquitto.running(tmp_path / "mosquitto") as running:
-        yield running
-
-
-@pytest.fixture
-def influx(tmp_path: Path) -> Iterator[InfluxDB1]:
-    with InfluxDB1.running(tmp_path / "influx") as running:
-        yield running
 
 
 def controller(tmp_path: Path, broker: Mosquitto, state: Path | None = None) -> Service:
