@@ -24,7 +24,11 @@ def main() -> int:
     results = asyncio.run(run_modbus_benchmarks(quick=args.quick))
     results += run_journal_benchmarks(quick=args.quick)
     results += asyncio.run(run_backbone_benchmarks(quick=args.quick))
-    results += run_soak(seconds=60.0 if args.quick else 600.0)
+    results += (
+        run_soak(seconds=60.0, outage_s=15.0)
+        if args.quick
+        else run_soak(seconds=600.0, outage_s=120.0)
+    )
     print(write_results(results, quick=args.quick))
     return 0 if all(r.passed for r in results) else 1
 

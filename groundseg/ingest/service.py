@@ -243,6 +243,12 @@ class IngestService:
                 retain=True,
             )
 
+    @property
+    def frames_in_memory(self) -> int:
+        """Frames held in memory, taken but not yet acknowledged: a backlog, however long,
+        is in the spool, never here."""
+        return len(self._uncommitted)
+
     def health(self) -> dict[str, object]:
         spool = self.spool.statistics()
         lag_s = (
@@ -256,6 +262,7 @@ class IngestService:
             "spool_full": self.stats.spool_full,
             "spool_pending_frames": spool.pending_records,
             "spool_pending_bytes": spool.pending_bytes,
+            "frames_in_memory": self.frames_in_memory,
             "lag_s": round(lag_s, 3),
             "frames": self.stats.frames,
             "samples": self.stats.samples,
@@ -271,7 +278,10 @@ class IngestService:
     async def _deliver_forever(self) -> None:
         backoff = Backoff(initial_s=0.2, cap_s=self.settings.retry_max_s)
         while True:
-            pending = self.spool.pending(self.settings.lines_per_write)
+            # Frames are about a third the size of their lines: this fills one write.
+            pending = self.spool.pending(
+                self.settings.lines_per_write, max_bytes=self.settings.bytes_per_write // 3
+            )
             if not pending:
                 self._spooled.clear()
                 with contextlib.suppress(TimeoutError):

@@ -208,12 +208,15 @@ class Spool:
 
     # -- reading -------------------------------------------------------------------------
 
-    def pending(self, limit: int) -> list[tuple[Position, bytes]]:
-        """Up to `limit` frames not yet delivered, oldest first, each with the position after it."""
+    def pending(self, limit: int, max_bytes: int | None = None) -> list[tuple[Position, bytes]]:
+        """Up to `limit` frames (and about `max_bytes`) not yet delivered, oldest first, each
+        with the position after it: however long the backlog, memory holds one write's worth."""
         out = []
+        size = 0
         for item in self._scan(self.read):
             out.append(item)
-            if len(out) >= limit:
+            size += len(item[1])
+            if len(out) >= limit or (max_bytes is not None and size >= max_bytes):
                 break
         return out
 

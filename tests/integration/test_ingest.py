@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from groundseg.ingest.service import IngestService, IngestSettings
+from groundseg.ingest.service import COMMIT_FRAMES, IngestService, IngestSettings
 from groundseg.ingest.sinks import InfluxV1Sink, InfluxV2Sink
 from groundseg.ingest.spool import Spool
 from groundseg.mqtt.connection import MqttSettings, make_client
@@ -107,6 +107,13 @@ async def test_the_database_away_longer_than_the_retry_budget_loses_nothing(
         await eventually(lambda: count_rows(influx) == 100, within=20.0, what="the first 100 rows")
         influx.stop()
         line.produce("plc", range(100, 600))
+        peak_in_memory = 0
+
+        def note_memory() -> bool:
+            nonlocal peak_in_memory
+            peak_in_memory = max(peak_in_memory, service.frames_in_memory)
+            return False
+
         await eventually(
             lambda: service.stats.write_failures >= 5,
             within=20.0,
@@ -116,10 +123,12 @@ async def test_the_database_away_longer_than_the_retry_budget_loses_nothing(
         assert not service.stats.database_up
         assert service.spool.statistics().pending_records > 0, "the spool holds the backlog"
         await eventually(
-            lambda: line.publisher.statistics().durable == 600,
+            lambda: note_memory() or line.publisher.statistics().durable == 600,
             within=10.0,
             what="spooled frames confirmed while the database is away",
         )
+        assert service.spool.statistics().pending_records == 500, "the backlog is on disk"
+        assert peak_in_memory <= COMMIT_FRAMES, "memory holds one commit group at most"
         influx.start()
         await rows_stored(influx, 600, within=60.0, what="all 600 rows after the database returned")
         await eventually(
