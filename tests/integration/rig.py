@@ -188,16 +188,17 @@ def assert_exactly(influx: InfluxDB1, expected: dict[str, int]) -> None:
 
 
 class EventLog:
-    """Everything published on the events topics, as it comes."""
+    """Every JSON message on a topic filter (the events topics unless told), as it comes."""
 
-    def __init__(self, broker: Mosquitto) -> None:
+    def __init__(self, broker: Mosquitto, topic: str = TOPICS.event("#")) -> None:
         self.broker = broker
+        self.topic = topic
         self.events: list[dict[str, Any]] = []
 
     async def listen(self) -> None:
         settings = MqttSettings(port=self.broker.port)
-        async with make_client(settings, client_id="test-events") as client:
-            await client.subscribe(TOPICS.event("#"), qos=1)
+        async with make_client(settings, client_id=f"test-log-{id(self)}") as client:
+            await client.subscribe(self.topic, qos=1)
             async for message in client.messages:
                 # One at a time as they come (a comprehension would wait for the last).
                 self.events.append(json.loads(bytes(message.payload)))

@@ -102,7 +102,12 @@ async def test_the_database_away_longer_than_the_retry_budget_loses_nothing(
         [InfluxV1Sink(influx.url, influx.database, timeout_s=1.0)],
         retry_max_s=0.3,
     )
-    async with task(service.run(), "ingest"), task(line.publisher.run(), "publisher"):
+    health = EventLog(broker, TOPICS.ingest_health("ingest-1"))
+    async with (
+        task(health.listen(), "health"),
+        task(service.run(), "ingest"),
+        task(line.publisher.run(), "publisher"),
+    ):
         line.produce("plc", range(100))
         await eventually(lambda: count_rows(influx) == 100, within=20.0, what="the first 100 rows")
         influx.stop()
@@ -129,12 +134,32 @@ async def test_the_database_away_longer_than_the_retry_budget_loses_nothing(
         )
         assert service.spool.statistics().pending_records == 500, "the backlog is on disk"
         assert peak_in_memory <= COMMIT_FRAMES, "memory holds one commit group at most"
+        await eventually(
+            lambda: any(
+                not h["database_up"] and h["spool_pending_frames"] == 500 and h["lag_s"] > 0
+                for h in health.events
+            ),
+            within=10.0,
+            what="operators told over MQTT: database down, backlog and lag",
+            seen=lambda: health.events[-1:],
+        )
         influx.start()
         await rows_stored(influx, 600, within=60.0, what="all 600 rows after the database returned")
         await eventually(
             lambda: service.spool.statistics().pending_records == 0,
             within=10.0,
             what="the spool drained",
+        )
+        await eventually(
+            lambda: (
+                bool(health.events)
+                and health.events[-1]["database_up"]
+                and health.events[-1]["spool_pending_frames"] == 0
+                and health.events[-1]["lag_s"] == 0
+            ),
+            within=10.0,
+            what="health back to normal",
+            seen=lambda: health.events[-1:],
         )
     assert_exactly(influx, {"plc": 600})
 
