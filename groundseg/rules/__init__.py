@@ -1,0 +1,1 @@
+"""Rules over telemetry: conditions (interlocks, redlines, step waits), pure and time-free."""

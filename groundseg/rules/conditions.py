@@ -1,0 +1,216 @@
+"""Conditions: the small, safe expression language of interlocks, redlines and step waits.
+
+    lox.line.temp.a < -170 and lox.s1.vent_valve.position == OPEN
+    2 of (lox.s1.ullage_pressure.a > 3.2, lox.s1.ullage_pressure.b > 3.2,
+          lox.s1.ullage_pressure.c > 3.2)
+    wx.wind.m10.gust > 15 for 2 s
+    not (umb.power.source == GROUND)
+
+Grammar (lowest precedence first):
+
+    condition  := either ("or" either)*
+    either     := negation ("and" negation)*
+    negation   := "not" negation | primary ["for" NUMBER ("ms" | "s" | "min")]
+    primary    := "(" condition ")" | INT "of" "(" condition ("," condition)* ")"
+                | operand ("<" | "<=" | ">" | ">=" | "==" | "!=") operand
+    operand    := CHANNEL | NUMBER | STATE            (STATE: a state name, upper case)
+
+A condition is parsed once, when the pad definition loads, against the pad's channels:
+an unknown channel, a state the channel does not have, or a syntax error is a
+`ConditionError` that points at the text. Nothing is ever evaluated with `eval`.
+
+Evaluation is three-valued (Kleene): a comparison on a value that is stale, invalid,
+replayed, never seen, or older than its channel allows is UNKNOWN, and UNKNOWN propagates
+(`not UNKNOWN` is UNKNOWN; `FALSE and UNKNOWN` is FALSE; `TRUE or UNKNOWN` is TRUE). Whoever
+asks decides what UNKNOWN means: a permissive permits only on TRUE, so stale or unknown
+data never satisfies an interlock.
+
+`X for D` is TRUE once X has been TRUE at every evaluation for at least D; it is pure and
+takes time as an argument, and `next_deadline_ns()` says when to evaluate again even if no
+sample arrives (when a `for` would complete).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from enum import IntEnum
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from groundseg.quality import Quality
+from groundseg.rules.condition_syntax import (
+    COMPARE,
+    AllOf,
+    AnyOf,
+    AtLeast,
+    ChannelLookup,
+    ChannelRef,
+    Compare,
+    ConditionError,
+    For,
+    Node,
+    Not,
+    Number,
+    Operand,
+    PadChannels,
+    parse_tree,
+)
+
+__all__ = [
+    "Condition",
+    "ConditionError",
+    "ConditionInputs",
+    "PadChannels",
+    "Truth",
+    "channels_of",
+    "parse_condition",
+]
+
+
+class Truth(IntEnum):
+    FALSE = 0
+    TRUE = 1
+    UNKNOWN = 2
+
+
+class ConditionInputs(Protocol):
+    """The latest value of every channel (LatestValues or a snapshot of it)."""
+
+    value: npt.NDArray[np.float64]
+    time_ns: npt.NDArray[np.int64]
+    quality: npt.NDArray[np.uint8]
+
+
+def parse_condition(text: str, pad: ChannelLookup) -> Condition:
+    """Parse once, at load; a ConditionError points at what is wrong."""
+    root, timers = parse_tree(text, pad)
+    return Condition(text, root, timers)
+
+
+# -- evaluation -----------------------------------------------------------------------------
+
+_USABLE = np.array([q.is_usable for q in Quality], dtype=bool)
+_NOT = {Truth.TRUE: Truth.FALSE, Truth.FALSE: Truth.TRUE, Truth.UNKNOWN: Truth.UNKNOWN}
+
+
+class Condition:
+    """A parsed condition and the state of its `for` timers."""
+
+    def __init__(self, text: str, root: Node, timers: int) -> None:
+        self.text = text
+        self._root = root
+        self._true_since: list[int | None] = [None] * timers
+        self._durations: list[int] = [0] * timers
+        self._collect(root)
+        self.channels: tuple[int, ...] = tuple(sorted(self._channels(root)))
+        """Indices of the channels the condition reads."""
+
+    def _collect(self, node: Node) -> None:
+        if isinstance(node, For):
+            self._durations[node.slot] = node.duration_ns
+            self._collect(node.operand)
+        elif isinstance(node, Not):
+            self._collect(node.operand)
+        elif isinstance(node, AllOf | AnyOf | AtLeast):
+            for operand in node.operands:
+                self._collect(operand)
+
+    def _channels(self, node: Node) -> set[int]:
+        if isinstance(node, Compare):
+            return {o.index for o in (node.left, node.right) if isinstance(o, ChannelRef)}
+        if isinstance(node, For | Not):
+            return self._channels(node.operand)
+        return set().union(*(self._channels(o) for o in node.operands))
+
+    def __repr__(self) -> str:
+        return f"Condition({self.text!r})"
+
+    def evaluate(
+        self,
+        inputs: ConditionInputs,
+        now_ns: int,
+        stale_after_ns: npt.NDArray[np.int64] | None = None,
+    ) -> Truth:
+        """The condition's truth now. `stale_after_ns[i]`: the age beyond which channel i's
+        value no longer counts (several poll periods), whatever its quality says."""
+        return self._eval(self._root, inputs, now_ns, stale_after_ns)
+
+    def reset(self) -> None:
+        """Forget how long each `for` has held (a phase change re-arms them)."""
+        self._true_since = [None] * len(self._true_since)
+
+    def next_deadline_ns(self) -> int | None:
+        """When a `for` that is holding completes: evaluate again then."""
+        pending = [
+            since + duration
+            for since, duration in zip(self._true_since, self._durations, strict=True)
+            if since is not None
+        ]
+        return min(pending, default=None)
+
+    def _eval(
+        self,
+        node: Node,
+        inputs: ConditionInputs,
+        now_ns: int,
+        stale_after_ns: npt.NDArray[np.int64] | None,
+    ) -> Truth:
+        if isinstance(node, Compare):
+            left = _value(node.left, inputs, now_ns, stale_after_ns)
+            right = _value(node.right, inputs, now_ns, stale_after_ns)
+            if left is None or right is None:
+                return Truth.UNKNOWN
+            return Truth.TRUE if COMPARE[node.comparison](left, right) else Truth.FALSE
+        if isinstance(node, Not):
+            return _NOT[self._eval(node.operand, inputs, now_ns, stale_after_ns)]
+        if isinstance(node, For):
+            inner = self._eval(node.operand, inputs, now_ns, stale_after_ns)
+            if inner is not Truth.TRUE:
+                self._true_since[node.slot] = None
+                return inner
+            since = self._true_since[node.slot]
+            if since is None:
+                since = self._true_since[node.slot] = now_ns
+            return Truth.TRUE if now_ns - since >= node.duration_ns else Truth.FALSE
+        # Every operand is evaluated (no short cut): each `for` timer sees every evaluation.
+        results = [self._eval(o, inputs, now_ns, stale_after_ns) for o in node.operands]
+        true = results.count(Truth.TRUE)
+        unknown = results.count(Truth.UNKNOWN)
+        needed = (
+            len(results)
+            if isinstance(node, AllOf)
+            else 1
+            if isinstance(node, AnyOf)
+            else node.count
+        )
+        if true >= needed:
+            return Truth.TRUE
+        if true + unknown >= needed:
+            return Truth.UNKNOWN
+        return Truth.FALSE
+
+
+def _value(
+    operand: Operand,
+    inputs: ConditionInputs,
+    now_ns: int,
+    stale_after_ns: npt.NDArray[np.int64] | None,
+) -> float | None:
+    if isinstance(operand, Number):
+        return operand.value
+    i = operand.index
+    value = float(inputs.value[i])
+    quality = int(inputs.quality[i])
+    if quality >= len(_USABLE) or not _USABLE[quality] or math.isnan(value):
+        return None
+    if stale_after_ns is not None and now_ns - int(inputs.time_ns[i]) > stale_after_ns[i]:
+        return None
+    return value
+
+
+def channels_of(conditions: Sequence[Condition]) -> tuple[int, ...]:
+    """Every channel some condition reads."""
+    return tuple(sorted({c for condition in conditions for c in condition.channels}))

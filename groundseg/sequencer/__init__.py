@@ -1,0 +1,1 @@
+"""The launch sequence: countdown clocks and holds, steps, safing; pure, time passed in."""
