@@ -22,7 +22,8 @@ from groundseg.clock import SystemClock
 from groundseg.config import LinkKind, PadDefinition, load_pad
 from groundseg.drivers.factory import build_drivers, with_endpoints
 from groundseg.drivers.modbus import plan_reads
-from groundseg.errors import ConfigError, ConfigProblem, GroundsegError
+from groundseg.errors import AuditBroken, ConfigError, ConfigProblem, GroundsegError
+from groundseg.gate.audit import verify_audit
 from groundseg.logs import configure_logging
 from groundseg.poll_view import PollView, make_console, run_poll, select_channels
 from groundseg.service_cli import add_service_commands
@@ -73,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path, help="pad definition (TOML)")
     check.set_defaults(handler=_check_config)
 
+    audit = commands.add_parser("audit", help="the command audit log")
+    audit_actions = audit.add_subparsers(title="actions", required=True, metavar="ACTION")
+    verify = audit_actions.add_parser("verify", help="check an audit log's hash chain")
+    verify.add_argument("file", type=Path, help="audit log (JSON lines)")
+    verify.set_defaults(handler=_audit_verify)
+
     poll = commands.add_parser("poll", help="live table of channel values, for a test bench")
     poll.add_argument("--pad", type=Path, required=True, help="pad definition (TOML)")
     poll.add_argument("--sim", action="store_true", help="start the simulated pad and poll it")
@@ -116,6 +123,19 @@ def _parser() -> argparse.ArgumentParser:
     poll.set_defaults(handler=_poll)
     add_service_commands(commands)
     return parser
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    try:
+        count, head = verify_audit(args.file)
+    except AuditBroken as exc:
+        print(f"groundseg: audit log broken at {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"groundseg: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: {count} records, chain intact (head {head})")
+    return 0
 
 
 def _check_config(args: argparse.Namespace) -> int:

@@ -8,10 +8,12 @@
     ├── ProtocolError           bytes from the remote end violate the protocol (device, reason)
     ├── DeviceError             the device understood and refused (device, code)
     ├── SubscriberStuck         a bus subscriber that must see everything fell behind
-    └── CommandError            a command could not be carried out (command)
-        ├── CommandRejected     refused before anything was written (bad argument, not writable)
-        ├── WriteFailed         a write did not reach the device (link or device error)
-        └── VerificationFailed  written, but the readback did not confirm within the window
+    ├── CommandError            a command could not be carried out (command)
+    │   ├── CommandRejected     refused before anything was written (bad argument, not writable)
+    │   ├── WriteFailed         a write did not reach the device (link or device error)
+    │   └── VerificationFailed  written, but the readback did not confirm within the window
+    ├── AuditUnavailable        the audit log cannot be written (hazardous commands refused)
+    └── AuditBroken             the audit chain does not verify (path, line, reason)
 
 Foreign exceptions (pymodbus, pyserial, OSError) are translated once, at the driver
 boundary; nothing above a driver sees a library's exception.
@@ -21,8 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = [
+    "AuditBroken",
+    "AuditUnavailable",
     "CommandError",
     "CommandRejected",
     "ConfigError",
@@ -168,3 +173,17 @@ class VerificationFailed(CommandError):
             f"{m.channel}: expected {m.expected}, saw {m.seen}" for m in self.mismatches
         )
         super().__init__(command, f"not verified within {window_s:g} s ({detail})")
+
+
+class AuditUnavailable(GroundsegError):
+    """The audit log cannot be written: hazardous commands must be refused."""
+
+
+class AuditBroken(GroundsegError):
+    """The audit chain does not verify: a record was edited, removed, inserted or moved."""
+
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        super().__init__(f"{path}:{line}: {reason}")
