@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["Quality"]
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["USABLE", "Quality"]
 
 
 class Quality(IntEnum):
@@ -29,3 +32,9 @@ class Quality(IntEnum):
     def is_usable(self) -> bool:
         """True when the value may satisfy an interlock or a verification."""
         return self in (Quality.GOOD, Quality.SIMULATED)
+
+
+USABLE: npt.NDArray[np.bool_] = np.array(
+    [q.is_usable for q in Quality] + [False] * (256 - len(Quality)), dtype=bool
+)
+"""`USABLE[quality_column]`: which samples may satisfy a permissive (any uint8 code)."""

@@ -40,7 +40,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from groundseg.quality import Quality
+from groundseg.quality import USABLE
 from groundseg.rules.condition_syntax import (
     COMPARE,
     AllOf,
@@ -92,7 +92,6 @@ def parse_condition(text: str, pad: ChannelLookup) -> Condition:
 
 # -- evaluation -----------------------------------------------------------------------------
 
-_USABLE = np.array([q.is_usable for q in Quality], dtype=bool)
 _NOT = {Truth.TRUE: Truth.FALSE, Truth.FALSE: Truth.TRUE, Truth.UNKNOWN: Truth.UNKNOWN}
 
 
@@ -204,7 +203,7 @@ def _value(
     i = operand.index
     value = float(inputs.value[i])
     quality = int(inputs.quality[i])
-    if quality >= len(_USABLE) or not _USABLE[quality] or math.isnan(value):
+    if not USABLE[quality] or math.isnan(value):
         return None
     if stale_after_ns is not None and now_ns - int(inputs.time_ns[i]) > stale_after_ns[i]:
         return None

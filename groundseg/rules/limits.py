@@ -22,13 +22,12 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
-from groundseg.quality import Quality
+from groundseg.quality import USABLE
 from groundseg.telemetry.batch import SampleBatch
 
 __all__ = ["Level", "LimitRule", "LimitSet", "LimitTransition"]
 
 _INF = np.inf
-_USABLE = np.array([q.is_usable for q in Quality] + [False] * (256 - len(Quality)), dtype=bool)
 
 
 class Level(IntEnum):
@@ -130,7 +129,7 @@ class LimitSet:
         rule = self._rule_of[batch.channel[samples]]
         value = batch.value[samples]
         time_ns = batch.time_ns[samples]
-        usable = _USABLE[batch.quality[samples]] & ~np.isnan(value)
+        usable = USABLE[batch.quality[samples]] & ~np.isnan(value)
         level = self.level[rule]
         raw = self._raw(rule, value, 0.0)
         inside = self._raw(rule, value, 1.0)

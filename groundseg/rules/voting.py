@@ -21,12 +21,10 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-from groundseg.quality import Quality
+from groundseg.quality import USABLE
 from groundseg.rules.conditions import ConditionInputs
 
 __all__ = ["Vote", "VoteGroup", "VoteStatus"]
-
-_USABLE = np.array([q.is_usable for q in Quality] + [False] * (256 - len(Quality)), dtype=bool)
 
 
 class VoteStatus(StrEnum):
@@ -94,7 +92,7 @@ def _trusted(
     now_ns: int,
     stale_after_ns: npt.NDArray[np.int64] | None,
 ) -> bool:
-    if not _USABLE[int(inputs.quality[channel])] or math.isnan(float(inputs.value[channel])):
+    if not USABLE[int(inputs.quality[channel])] or math.isnan(float(inputs.value[channel])):
         return False
     return (
         stale_after_ns is None or now_ns - int(inputs.time_ns[channel]) <= stale_after_ns[channel]

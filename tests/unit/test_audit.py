@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from groundseg.cli import main
 from groundseg.errors import AuditBroken, AuditUnavailable
 from groundseg.gate.audit import GENESIS, AuditLog, AuditRecord, verify_audit
 from tests.helpers import small_disk
@@ -127,13 +128,24 @@ def test_a_full_disk_makes_the_audit_unavailable_and_leaves_the_chain_whole(
         assert verify_audit(path)[0] == written, "nothing half-written was left behind"
 
 
-def test_the_cli_verifies_a_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def verify_command(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "groundseg", "audit", "verify", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_cli_verifies_a_log(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     write(path, 3)
-    assert main(["audit", "verify", str(path)]) == 0
-    assert "3 records, chain intact" in capsys.readouterr().out
+    intact = verify_command(path)
+    assert intact.returncode == 0
+    assert "3 records, chain intact" in intact.stdout
     records = lines(path)
     records[1]["action"] = "command.vetoed"
     rewrite(path, records)
-    assert main(["audit", "verify", str(path)]) == 1
-    assert f"{path}:2: its contents do not match its hash" in capsys.readouterr().err
+    broken = verify_command(path)
+    assert broken.returncode == 1
+    assert f"{path}:2: its contents do not match its hash" in broken.stderr
