@@ -1,0 +1,136 @@
+"""Commanded versus actual, and staleness by age.
+
+Discrepancy: a valve commanded open must show its open limit switch ON and its closed one
+OFF within the valve's travel window (and the reverse when commanded closed); a valve that
+leaves its commanded position later (it drifted, or a switch failed) is a discrepancy at
+once. The command's own readback is what counts as "commanded", so a command written by
+anyone, or a PLC's own logic, is held to the same rule. Switch readings that cannot be
+trusted cannot confirm a position: past the window, they are a discrepancy too.
+
+Staleness: a channel whose newest sample is older than `k` of its poll periods is stale,
+whatever the driver last said (a frozen link, a driver that died).
+
+Both are pure: time is an argument, `next_deadline_ns()` says when a window runs out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from groundseg.config import PadDefinition, Valve
+from groundseg.quality import USABLE
+from groundseg.rules.conditions import ConditionInputs
+
+__all__ = ["Discrepancy", "DiscrepancyMonitor", "stale_after_ns"]
+
+SECOND = 1_000_000_000
+
+
+def stale_after_ns(pad: PadDefinition, periods: float = 3.0) -> npt.NDArray[np.int64]:
+    """Per channel, the age beyond which its value no longer counts: `periods` poll periods."""
+    return np.array([round(periods * c.period_s * SECOND) for c in pad.channels], dtype=np.int64)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Discrepancy:
+    valve: str
+    commanded: str
+    """"open" or "closed"."""
+    since_ns: int
+    """When the command last changed (the window started then)."""
+    reason: str
+
+
+@dataclass(slots=True)
+class _Watch:
+    valve: Valve
+    command: int
+    open_switch: int
+    closed_switch: int
+    window_ns: int
+    commanded: bool | None = None
+    since_ns: int = 0
+    reported: bool = False
+    agrees: bool = False
+
+
+class DiscrepancyMonitor:
+    def __init__(self, pad: PadDefinition, valves: Sequence[str] | None = None) -> None:
+        chosen = (
+            [pad.valves[v] for v in valves] if valves is not None else list(pad.valves.values())
+        )
+        self._watches = [
+            _Watch(
+                valve=v,
+                command=pad.channel(v.command).index,
+                open_switch=pad.channel(v.open_switch).index,
+                closed_switch=pad.channel(v.closed_switch).index,
+                window_ns=round(v.window_s * SECOND),
+            )
+            for v in chosen
+        ]
+
+    def check(self, inputs: ConditionInputs, now_ns: int) -> list[Discrepancy]:
+        """New discrepancies (each reported once until the valve agrees again)."""
+        found = []
+        for watch in self._watches:
+            commanded = _reading(inputs, watch.command)
+            if commanded is None:
+                continue  # the command's readback itself is unknown: staleness says so
+            is_open = commanded >= 0.5
+            if watch.commanded is None or watch.commanded != is_open:
+                watch.commanded = is_open
+                watch.since_ns = int(inputs.time_ns[watch.command])
+                watch.reported = False
+            agrees = self._agrees(inputs, watch, is_open)
+            watch.agrees = agrees is True
+            if agrees:
+                watch.reported = False
+                continue
+            if watch.reported or now_ns - watch.since_ns < watch.window_ns:
+                continue
+            watch.reported = True
+            position = "open" if is_open else "closed"
+            found.append(
+                Discrepancy(
+                    valve=watch.valve.id,
+                    commanded=position,
+                    since_ns=watch.since_ns,
+                    reason=(
+                        f"commanded {position} and not confirmed by its limit switches"
+                        f" within {watch.valve.window_s:g} s"
+                        if agrees is False
+                        else "its limit switches cannot be trusted"
+                    ),
+                )
+            )
+        return found
+
+    @staticmethod
+    def _agrees(inputs: ConditionInputs, watch: _Watch, is_open: bool) -> bool | None:
+        opened = _reading(inputs, watch.open_switch)
+        closed = _reading(inputs, watch.closed_switch)
+        if opened is None or closed is None:
+            return None
+        return (opened >= 0.5, closed >= 0.5) == (is_open, not is_open)
+
+    def next_deadline_ns(self) -> int | None:
+        """When a valve still travelling runs out of its window."""
+        pending = [
+            w.since_ns + w.window_ns
+            for w in self._watches
+            if w.commanded is not None and not w.reported and not w.agrees
+        ]
+        return min(pending, default=None)
+
+
+def _reading(inputs: ConditionInputs, channel: int) -> float | None:
+    value = float(inputs.value[channel])
+    if not USABLE[int(inputs.quality[channel])] or math.isnan(value):
+        return None
+    return value
