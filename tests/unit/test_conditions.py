@@ -4,6 +4,7 @@ three values so that stale or unknown data never satisfies anything."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -233,3 +234,13 @@ def test_conditions_parse_against_the_reference_pad(pad: PadDefinition) -> None:
     )
     with pytest.raises(ConditionError, match=r"AJAR is not a state of lox\.chilldown_valve\.cmd"):
         parse_condition("lox.chilldown_valve.cmd == AJAR", PadChannels(pad))
+
+
+def test_the_examples_in_the_rules_document_parse_against_the_reference_pad(
+    pad: PadDefinition,
+) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "rules.md").read_text()
+    examples = text.split("```text\n", 1)[1].split("```", 1)[0].strip().splitlines()
+    assert len(examples) == 4
+    for example in examples:
+        parse_condition(example, PadChannels(pad))
