@@ -7,11 +7,14 @@ import asyncio
 import sys
 
 from bench.backbone import run_backbone_benchmarks
-from bench.harness import write_results
+from bench.harness import Result, write_results
 from bench.journal import run_journal_benchmarks
 from bench.modbus import run_modbus_benchmarks
+from bench.monitors import run_monitor_benchmarks
 from bench.soak import run_soak
 from groundseg.logs import configure_logging
+
+GROUPS = ("modbus", "journal", "backbone", "monitors", "soak")
 
 
 def main() -> int:
@@ -19,17 +22,33 @@ def main() -> int:
     parser.add_argument(
         "--quick", action="store_true", help="shorter trials (a smoke run, not the record)"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=GROUPS,
+        default=None,
+        help="run these groups; their rows replace the recorded ones, the others stay",
+    )
     args = parser.parse_args()
     configure_logging("warning")
-    results = asyncio.run(run_modbus_benchmarks(quick=args.quick))
-    results += run_journal_benchmarks(quick=args.quick)
-    results += asyncio.run(run_backbone_benchmarks(quick=args.quick))
-    results += (
-        run_soak(seconds=60.0, outage_s=15.0)
-        if args.quick
-        else run_soak(seconds=600.0, outage_s=120.0)
-    )
-    print(write_results(results, quick=args.quick))
+    chosen = set(args.only or GROUPS)
+    quick = args.quick
+    results: list[Result] = []
+    if "modbus" in chosen:
+        results += asyncio.run(run_modbus_benchmarks(quick=quick))
+    if "journal" in chosen:
+        results += run_journal_benchmarks(quick=quick)
+    if "backbone" in chosen:
+        results += asyncio.run(run_backbone_benchmarks(quick=quick))
+    if "monitors" in chosen:
+        results += run_monitor_benchmarks(quick=quick)
+    if "soak" in chosen:
+        results += (
+            run_soak(seconds=60.0, outage_s=15.0)
+            if quick
+            else run_soak(seconds=600.0, outage_s=120.0)
+        )
+    print(write_results(results, quick=quick, merge=args.only is not None))
     return 0 if all(r.passed for r in results) else 1
 
 

@@ -50,33 +50,41 @@ def percentile(values: Sequence[float], percent: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def write_results(results: Sequence[Result], *, quick: bool) -> str:
-    """Record the results as JSON and in the README's results table; returns the table."""
+def write_results(results: Sequence[Result], *, quick: bool, merge: bool = False) -> str:
+    """Record the results as JSON and in the README's results table; returns the table.
+    With `merge`, these replace the rows of the same name in the last record and the rest
+    stay (a re-run of some groups); each row keeps the time it was measured."""
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     machine = (
         f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
     )
+    rows = [asdict(r) | {"when": stamp} for r in results]
+    latest = BENCH_DIR / "results" / "latest.json"
+    if merge and latest.exists():
+        previous = json.loads(latest.read_text())
+        fresh = {row["name"]: row for row in rows}
+        kept = [
+            fresh.pop(old["name"], old | {"when": old.get("when", previous["when"])})
+            for old in previous["results"]
+        ]
+        rows = kept + list(fresh.values())
+    whens = sorted({row["when"] for row in rows})
+    when = whens[0] if len(whens) == 1 else f"{whens[0]} to {whens[-1]} (rows re-run separately)"
     lines = [
-        f"Last run: {stamp} on {machine}{' (quick run: shorter trials)' if quick else ''}.",
+        f"Last run: {when} on {machine}{' (quick run: shorter trials)' if quick else ''}.",
         "",
         "| benchmark | result | target | met | how it was measured |",
         "|---|---|---|---|---|",
     ]
     lines.extend(
-        f"| {r.name} | {r.value:.3g} {r.unit} | {r.target} | {'yes' if r.passed else '**no**'} | {r.detail} |"
-        for r in results
+        f"| {r['name']} | {r['value']:.3g} {r['unit']} | {r['target']} |"
+        f" {'yes' if r['passed'] else '**no**'} | {r['detail']} |"
+        for r in rows
     )
     table = "\n".join(lines)
     (BENCH_DIR / "results").mkdir(exist_ok=True)
-    payload = {
-        "when": stamp,
-        "machine": machine,
-        "quick": quick,
-        "results": [asdict(r) for r in results],
-    }
-    (BENCH_DIR / "results" / "latest.json").write_text(
-        json.dumps(payload, indent=2, default=_plain) + "\n"
-    )
+    payload = {"when": stamp, "machine": machine, "quick": quick, "results": rows}
+    latest.write_text(json.dumps(payload, indent=2, default=_plain) + "\n")
     text = README.read_text() if README.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)

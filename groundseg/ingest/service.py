@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
 import json
 import time
@@ -105,6 +106,7 @@ class IngestService:
         self._seen: dict[str, IntervalSet] = {}
         self._spooled = asyncio.Event()
         self.subscribed = asyncio.Event()
+        self._writers: concurrent.futures.ThreadPoolExecutor | None = None
         self._events: collections.deque[Event] = collections.deque(maxlen=100)
         self._events_waiting = asyncio.Event()
         """Set while connected and subscribed to the telemetry topics."""
@@ -115,9 +117,17 @@ class IngestService:
         """Time of the newest sample the database has: the ingest's lag is now minus this."""
 
     async def run(self) -> None:
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._receive_forever(), name="ingest-receive")
-            tasks.create_task(self._deliver_forever(), name="ingest-deliver")
+        # Writes run on threads of their own, as many as the parallel writes: each thread
+        # keeps a malloc arena of a write's size, so a bounded pool is bounded memory.
+        self._writers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.settings.parallel_writes, thread_name_prefix="ingest-write"
+        )
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._receive_forever(), name="ingest-receive")
+                tasks.create_task(self._deliver_forever(), name="ingest-deliver")
+        finally:
+            self._writers.shutdown(wait=False, cancel_futures=True)
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -331,9 +341,12 @@ class IngestService:
         parts = max(1, min(self.settings.parallel_writes, len(lines)))
         size = -(-len(lines) // parts)
         bodies = ["\n".join(lines[i : i + size]) for i in range(0, len(lines), size)]
+        assert self._writers is not None, "writes happen inside run()"
+        loop = asyncio.get_running_loop()
         for sink in self.sinks:
             outcomes = await asyncio.gather(
-                *(asyncio.to_thread(sink.write, body) for body in bodies), return_exceptions=True
+                *(loop.run_in_executor(self._writers, sink.write, body) for body in bodies),
+                return_exceptions=True,
             )
             for outcome in outcomes:
                 if isinstance(outcome, BaseException):

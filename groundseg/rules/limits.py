@@ -92,6 +92,8 @@ class LimitSet:
         self._need = np.array([r.persistence_samples for r in self.rules], dtype=np.int64)
         self._need_ns = np.array([round(r.persistence_s * 1e9) for r in self.rules], dtype=np.int64)
         n = len(self.rules)
+        self._slot = np.zeros(n, dtype=np.intp)
+        """Scratch space for spotting a rule twice in one batch."""
         self.level = np.zeros(n, dtype=np.int8)
         self._pending = np.zeros(n, dtype=np.int8)
         """The level the rule is moving to; equal to `level` when nothing is pending."""
@@ -117,13 +119,26 @@ class LimitSet:
         if len(watched) == 0:
             return []
         rule = rule[watched]
-        if len(np.unique(rule)) != len(rule):
+        order = np.arange(len(rule))
+        self._slot[rule] = order
+        if (self._slot[rule] != order).any():
             # A channel twice in one batch (several timestamps): one sample at a time.
             out: list[LimitTransition] = []
             for i in watched:
                 out += self._step(batch, np.array([i]))
             return out
-        return self._step(batch, watched)
+        # Most samples are quiet: a rule at NORMAL, nothing pending, the value between its
+        # yellow limits. They change nothing; only the others are worked through.
+        value = batch.value[watched]
+        quiet = (
+            (self.level[rule] == 0)
+            & (self._count[rule] == 0)
+            & (value < self._yellow_high[rule])
+            & (value > self._yellow_low[rule])
+        )
+        if quiet.all():
+            return []
+        return self._step(batch, watched[~quiet])
 
     def _step(self, batch: SampleBatch, samples: npt.NDArray[np.intp]) -> list[LimitTransition]:
         rule = self._rule_of[batch.channel[samples]]
