@@ -132,11 +132,12 @@ async def test_the_database_away_longer_than_the_retry_budget_loses_nothing(
             within=10.0,
             what="spooled frames confirmed while the database is away",
         )
-        assert service.spool.statistics().pending_records == 500, "the backlog is on disk"
+        # At least the 500 (a resend under load can spool a frame twice; delivery drops it).
+        assert service.spool.statistics().pending_records >= 500, "the backlog is on disk"
         assert peak_in_memory <= COMMIT_FRAMES, "memory holds one commit group at most"
         await eventually(
             lambda: any(
-                not h["database_up"] and h["spool_pending_frames"] == 500 and h["lag_s"] > 0
+                not h["database_up"] and h["spool_pending_frames"] >= 500 and h["lag_s"] > 0
                 for h in health.events
             ),
             within=10.0,
