@@ -67,6 +67,7 @@ __all__ = [
     "Truth",
     "channels_of",
     "parse_condition",
+    "trusted_value",
 ]
 
 
@@ -200,12 +201,25 @@ def _value(
 ) -> float | None:
     if isinstance(operand, Number):
         return operand.value
-    i = operand.index
-    value = float(inputs.value[i])
-    quality = int(inputs.quality[i])
-    if not USABLE[quality] or math.isnan(value):
+    return trusted_value(inputs, operand.index, now_ns=now_ns, stale_after_ns=stale_after_ns)
+
+
+def trusted_value(
+    inputs: ConditionInputs,
+    channel: int,
+    *,
+    now_ns: int = 0,
+    stale_after_ns: npt.NDArray[np.int64] | None = None,
+) -> float | None:
+    """A channel's latest value, or None when it cannot be trusted: its quality is not
+    usable, it is not a number, or it is older than `stale_after_ns[channel]`."""
+    value = float(inputs.value[channel])
+    if not USABLE[int(inputs.quality[channel])] or math.isnan(value):
         return None
-    if stale_after_ns is not None and now_ns - int(inputs.time_ns[i]) > stale_after_ns[i]:
+    if (
+        stale_after_ns is not None
+        and now_ns - int(inputs.time_ns[channel]) > stale_after_ns[channel]
+    ):
         return None
     return value
 

@@ -15,7 +15,6 @@ Both are pure: time is an argument, `next_deadline_ns()` says when a window runs
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,8 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from groundseg.config import PadDefinition, Valve
-from groundseg.quality import USABLE
-from groundseg.rules.conditions import ConditionInputs
+from groundseg.rules.conditions import ConditionInputs, trusted_value
 
 __all__ = ["Discrepancy", "DiscrepancyMonitor", "stale_after_ns"]
 
@@ -79,7 +77,7 @@ class DiscrepancyMonitor:
         """New discrepancies (each reported once until the valve agrees again)."""
         found = []
         for watch in self._watches:
-            commanded = _reading(inputs, watch.command)
+            commanded = trusted_value(inputs, watch.command)
             if commanded is None:
                 continue  # the command's readback itself is unknown: staleness says so
             is_open = commanded >= 0.5
@@ -113,8 +111,8 @@ class DiscrepancyMonitor:
 
     @staticmethod
     def _agrees(inputs: ConditionInputs, watch: _Watch, is_open: bool) -> bool | None:
-        opened = _reading(inputs, watch.open_switch)
-        closed = _reading(inputs, watch.closed_switch)
+        opened = trusted_value(inputs, watch.open_switch)
+        closed = trusted_value(inputs, watch.closed_switch)
         if opened is None or closed is None:
             return None
         return (opened >= 0.5, closed >= 0.5) == (is_open, not is_open)
@@ -127,10 +125,3 @@ class DiscrepancyMonitor:
             if w.commanded is not None and not w.reported and not w.agrees
         ]
         return min(pending, default=None)
-
-
-def _reading(inputs: ConditionInputs, channel: int) -> float | None:
-    value = float(inputs.value[channel])
-    if not USABLE[int(inputs.quality[channel])] or math.isnan(value):
-        return None
-    return value

@@ -13,7 +13,6 @@ their midpoint, so both stray from it alike and both are unhealthy.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,8 +20,7 @@ from enum import StrEnum
 import numpy as np
 import numpy.typing as npt
 
-from groundseg.quality import USABLE
-from groundseg.rules.conditions import ConditionInputs
+from groundseg.rules.conditions import ConditionInputs, trusted_value
 
 __all__ = ["Vote", "VoteGroup", "VoteStatus"]
 
@@ -68,7 +66,11 @@ class VoteGroup:
         now_ns: int,
         stale_after_ns: npt.NDArray[np.int64] | None = None,
     ) -> Vote:
-        trusted = [c for c in self.channels if _trusted(c, inputs, now_ns, stale_after_ns)]
+        trusted = [
+            c
+            for c in self.channels
+            if trusted_value(inputs, c, now_ns=now_ns, stale_after_ns=stale_after_ns) is not None
+        ]
         healthy: Sequence[int] = ()
         if trusted:
             values = [float(inputs.value[c]) for c in trusted]
@@ -84,16 +86,3 @@ class VoteGroup:
         value = float(np.median([float(inputs.value[c]) for c in healthy]))
         status = VoteStatus.OK if not unhealthy else VoteStatus.DEGRADED
         return Vote(status=status, value=value, healthy=tuple(healthy), unhealthy=unhealthy)
-
-
-def _trusted(
-    channel: int,
-    inputs: ConditionInputs,
-    now_ns: int,
-    stale_after_ns: npt.NDArray[np.int64] | None,
-) -> bool:
-    if not USABLE[int(inputs.quality[channel])] or math.isnan(float(inputs.value[channel])):
-        return False
-    return (
-        stale_after_ns is None or now_ns - int(inputs.time_ns[channel]) <= stale_after_ns[channel]
-    )
