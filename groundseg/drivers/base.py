@@ -393,6 +393,12 @@ async def poll_on_schedule(
             next_start = clock.monotonic()
         core.lateness.record(clock.monotonic() - next_start)
         await cycle()
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # Python 3.11's asyncio.wait_for (pymodbus awaits replies with it) loses a
+            # cancellation that arrives with the reply; the request still stands, so the
+            # loop honours it here instead of polling on forever.
+            raise asyncio.CancelledError
         core.counters.cycles += 1
         next_start += period_s
         now = clock.monotonic()
