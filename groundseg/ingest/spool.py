@@ -22,6 +22,7 @@ from pathlib import Path
 import structlog
 
 from groundseg.errors import GroundsegError
+from groundseg.files import replace_file
 
 __all__ = ["Spool", "SpoolFull", "SpoolStatistics"]
 
@@ -232,12 +233,11 @@ class Spool:
                 log.warning("spool segment not rotated", reason=exc.strerror)
             else:
                 self.read = Position(self._write_segment, 0)
-        temporary = self._cursor_file.with_name("cursor.json.tmp")
         try:
-            temporary.write_text(
-                json.dumps({"segment": self.read.segment, "offset": self.read.offset})
+            replace_file(
+                self._cursor_file,
+                json.dumps({"segment": self.read.segment, "offset": self.read.offset}),
             )
-            os.replace(temporary, self._cursor_file)
         except OSError as exc:
             # A stale cursor only means a restart sends some frames again (the database
             # overwrites them); the one in memory stays right.

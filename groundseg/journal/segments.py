@@ -14,10 +14,14 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import structlog
 
+from groundseg.files import replace_file
 from groundseg.journal.format import INDEX_SUFFIX, SegmentSummary, segment_record
 
 __all__ = ["SegmentFile", "read_segment", "recover", "summarise"]
+
+log = structlog.get_logger("groundseg.journal")
 
 
 class _Collector:
@@ -100,10 +104,11 @@ class SegmentFile:
 
 
 def _write_index(path: Path, summary: SegmentSummary) -> None:
-    index = path.with_name(path.name + INDEX_SUFFIX)
-    temporary = index.with_name(index.name + ".tmp")
-    temporary.write_text(summary.to_json())
-    os.replace(temporary, index)
+    """The index only lets readers skip a segment; on a full disk the segment goes without."""
+    try:
+        replace_file(path.with_name(path.name + INDEX_SUFFIX), summary.to_json())
+    except OSError as exc:
+        log.warning("journal segment index not written", segment=path.name, reason=exc.strerror)
 
 
 def read_segment(path: Path) -> Iterator[pa.RecordBatch]:

@@ -16,7 +16,6 @@ import contextlib
 import datetime
 import json
 import math
-import os
 from pathlib import Path
 
 import aiomqtt
@@ -25,6 +24,7 @@ import structlog
 
 from groundseg.config import PadDefinition
 from groundseg.drivers.backoff import Backoff
+from groundseg.files import replace_file
 from groundseg.journal.reader import JournalReader
 from groundseg.mqtt.connection import MqttSettings, make_client
 from groundseg.mqtt.topics import Topics
@@ -116,9 +116,11 @@ class LivePublisher:
             return 0
 
     def _save_event_cursor(self) -> None:
-        temporary = self.event_cursor_file.with_name(self.event_cursor_file.name + ".tmp")
-        temporary.write_text(json.dumps({"next_record": self.event_next}))
-        os.replace(temporary, self.event_cursor_file)
+        try:
+            replace_file(self.event_cursor_file, json.dumps({"next_record": self.event_next}))
+        except OSError as exc:
+            # A stale cursor only means a restart sends some events again.
+            log.warning("event cursor not saved", reason=exc.strerror)
 
     def alarm(self, event: Event) -> None:
         """An event that could not be journaled: sent live, ahead of the journaled ones."""

@@ -20,7 +20,6 @@ import asyncio
 import collections
 import contextlib
 import json
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ import structlog
 from groundseg.clock import Clock
 from groundseg.codecs.frames import NOT_ARCHIVED, encode_frame
 from groundseg.drivers.backoff import Backoff
+from groundseg.files import replace_file
 from groundseg.journal.reader import JournalReader
 from groundseg.journal.writer import JournalWriter
 from groundseg.mqtt.acks import IntervalSet
@@ -137,9 +137,7 @@ class TelemetryPublisher:
             return first[0] if first is not None else self.journal.next_sample_record
 
     def _save_cursor(self) -> None:
-        temporary = self.cursor_file.with_name(self.cursor_file.name + ".tmp")
-        temporary.write_text(json.dumps({"next_record": self.durable}))
-        os.replace(temporary, self.cursor_file)
+        replace_file(self.cursor_file, json.dumps({"next_record": self.durable}))
 
     def _advance_durable(self) -> None:
         durable = self._stored.contiguous_from(self.durable) + 1
