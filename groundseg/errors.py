@@ -10,6 +10,7 @@
     ├── SubscriberStuck         a bus subscriber that must see everything fell behind
     ├── CommandError            a command could not be carried out (command)
     │   ├── CommandRejected     refused before anything was written (bad argument, not writable)
+    │   │   └── InterlockVetoed  an interlock does not permit it now (reasons)
     │   ├── WriteFailed         a write did not reach the device (link or device error)
     │   └── VerificationFailed  written, but the readback did not confirm within the window
     ├── AuditUnavailable        the audit log cannot be written (hazardous commands refused)
@@ -34,6 +35,7 @@ __all__ = [
     "ConfigProblem",
     "DeviceError",
     "GroundsegError",
+    "InterlockVetoed",
     "LinkDown",
     "LinkError",
     "LinkTimeout",
@@ -144,6 +146,14 @@ class CommandError(GroundsegError):
 
 class CommandRejected(CommandError):
     """Refused before anything was written to a device."""
+
+
+class InterlockVetoed(CommandRejected):
+    """Interlocks do not permit the command now (false, stale or unknown data)."""
+
+    def __init__(self, command: str, reasons: Sequence[str]) -> None:
+        self.reasons = tuple(reasons)
+        super().__init__(command, "vetoed: " + "; ".join(self.reasons))
 
 
 class WriteFailed(CommandError):

@@ -16,11 +16,32 @@ from pathlib import Path
 
 from groundseg.errors import GroundsegError
 
-__all__ = ["SimulatorError", "simulator_process"]
+__all__ = ["SimulatorError", "SimulatorHandle", "simulator", "simulator_process"]
 
 
 class SimulatorError(GroundsegError):
     """The simulated pad could not be started."""
+
+
+class SimulatorHandle:
+    """A running simulator: its endpoints, and its control lines (`fault SPEC`, `clear
+    all`, `signal NAME`, `status`...), each answered with one JSON object."""
+
+    def __init__(self, process: asyncio.subprocess.Process, endpoints: dict[str, str]) -> None:
+        self.process = process
+        self.endpoints = endpoints
+        self._lock = asyncio.Lock()
+
+    async def control(self, line: str, *, timeout_s: float = 10.0) -> dict[str, object]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        async with self._lock, asyncio.timeout(timeout_s):
+            self.process.stdin.write(line.encode() + b"\n")
+            await self.process.stdin.drain()
+            reply = json.loads(await self.process.stdout.readline())
+        if not isinstance(reply, dict) or not reply.get("ok"):
+            raise SimulatorError(f"simulator refused {line!r}: {reply}")
+        return reply
 
 
 @contextlib.asynccontextmanager
@@ -35,6 +56,28 @@ async def simulator_process(
 ) -> AsyncIterator[dict[str, str]]:
     """Start the simulator (every device, or those named); yields {device id: endpoint} once
     each is ready."""
+    async with simulator(
+        pad_file,
+        speed=speed,
+        faults=faults,
+        seed=seed,
+        devices=devices,
+        start_timeout_s=start_timeout_s,
+    ) as handle:
+        yield handle.endpoints
+
+
+@contextlib.asynccontextmanager
+async def simulator(
+    pad_file: str | Path,
+    *,
+    speed: float = 1.0,
+    faults: Sequence[str] = (),
+    seed: int = 0,
+    devices: Sequence[str] = (),
+    start_timeout_s: float = 30.0,
+) -> AsyncIterator[SimulatorHandle]:
+    """Start the simulator; yields a handle to its endpoints and control lines."""
     command = [
         sys.executable,
         "-m",
@@ -74,7 +117,7 @@ async def simulator_process(
         endpoints = json.loads(line)
         if not isinstance(endpoints, dict):
             raise SimulatorError(f"the simulator's first line is not an endpoint map: {line!r}")
-        yield {str(k): str(v) for k, v in endpoints.items()}
+        yield SimulatorHandle(process, {str(k): str(v) for k, v in endpoints.items()})
     finally:
         await _stop(process)
 

@@ -125,6 +125,7 @@ class _Builder:
             channels=tuple(channels),
             commands=MappingProxyType(commands),
             valves=MappingProxyType(valves),
+            launch=self.spec.launch(),
             _by_id=MappingProxyType(by_id),
         )
 

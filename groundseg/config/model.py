@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from groundseg.config.launch_schema import LaunchSpec
+
 __all__ = [
     "Channel",
     "ChannelSource",
@@ -318,6 +320,9 @@ class PadDefinition:
     channels: tuple[Channel, ...]
     commands: Mapping[str, Command]
     valves: Mapping[str, Valve]
+    launch: LaunchSpec = field(default_factory=LaunchSpec)
+    """The countdown, rules, sequence and safing as written; `groundseg.sequencer.plan`
+    compiles them against the channels."""
     _by_id: Mapping[str, Channel] = field(repr=False, compare=False)
 
     def channel(self, channel_id: str) -> Channel:

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from groundseg.config.launch_schema import LaunchSpec
 from groundseg.config.units import UNITS
 
 __all__ = [
@@ -275,11 +276,15 @@ class PadSpec(_Spec):
     vehicle: str = ""
 
 
-class PadFileSpec(_Spec):
+class PadFileSpec(LaunchSpec):
     schema_version: Literal[1] = Field(alias="schema")
     pad: PadSpec
     devices: dict[DeviceId, DeviceSpec]
     channels: dict[str, list[dict[str, object]]]
     """Channel lists keyed by device; each list is checked against its device's link kind."""
-    valves: list[ValveSpec] = []
-    commands: list[CommandSpec] = []
+    valves: list[ValveSpec] = Field(default_factory=list)
+    commands: list[CommandSpec] = Field(default_factory=list)
+
+    def launch(self) -> LaunchSpec:
+        """The launch part of the file: countdown, rules, sequence, safing, gate."""
+        return LaunchSpec(**{name: getattr(self, name) for name in LaunchSpec.model_fields})

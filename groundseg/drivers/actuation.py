@@ -28,7 +28,7 @@ from groundseg.errors import (
     WriteFailed,
 )
 
-__all__ = ["CommandOutcome", "actuate"]
+__all__ = ["CommandOutcome", "actuate", "verify_command", "write_command"]
 
 VERIFY_INTERVAL_S = 0.02
 
@@ -53,11 +53,27 @@ async def actuate(
     verify_interval_s: float = VERIFY_INTERVAL_S,
 ) -> CommandOutcome:
     """Carry out a command: writes, then readback verification within its window."""
+    started = clock.monotonic()
+    await write_command(pad, drivers, command_id, argument)
+    return await verify_command(
+        pad,
+        drivers,
+        command_id,
+        argument,
+        clock=clock,
+        started=started,
+        verify_interval_s=verify_interval_s,
+    )
+
+
+async def write_command(
+    pad: PadDefinition, drivers: Mapping[str, Driver], command_id: str, argument: float | None
+) -> None:
+    """The command's writes, in order; CommandRejected or WriteFailed."""
     command = _checked(pad, command_id, argument)
     driver = drivers.get(command.device)
     if driver is None:
         raise CommandRejected(command_id, f"no driver for device {command.device!r}")
-    started = clock.monotonic()
     for write in command.writes:
         channel = pad.channel(write.channel)
         value = write.value if write.value is not None else argument
@@ -66,8 +82,31 @@ async def actuate(
             await _write(driver, channel, value, command_id)
         except (LinkError, DeviceError, ProtocolError) as exc:
             raise WriteFailed(command_id, exc) from None
+
+
+async def verify_command(
+    pad: PadDefinition,
+    drivers: Mapping[str, Driver],
+    command_id: str,
+    argument: float | None,
+    *,
+    clock: Clock,
+    started: float,
+    window_s: float | None = None,
+    verify_interval_s: float = VERIFY_INTERVAL_S,
+) -> CommandOutcome:
+    """Read back until every check holds or the window (the command's own unless given,
+    counted from `started`) closes; VerificationFailed then."""
+    command = _checked(pad, command_id, argument)
+    driver = drivers[command.device]
     return await _verify(
-        command, argument, driver, clock=clock, started=started, interval_s=verify_interval_s
+        command,
+        argument,
+        driver,
+        clock=clock,
+        started=started,
+        interval_s=verify_interval_s,
+        window_s=command.window_s if window_s is None else window_s,
     )
 
 
@@ -131,8 +170,9 @@ async def _verify(
     clock: Clock,
     started: float,
     interval_s: float,
+    window_s: float,
 ) -> CommandOutcome:
-    deadline = started + command.window_s
+    deadline = started + window_s
     channels = [check.channel for check in command.verify]
     while True:
         seen: dict[str, Reading] = {}
@@ -158,7 +198,7 @@ async def _verify(
                 command=command.id, argument=argument, verified_after_s=now - started, readings=seen
             )
         if now >= deadline:
-            raise VerificationFailed(command.id, command.window_s, failed)
+            raise VerificationFailed(command.id, window_s, failed)
         await clock.sleep_until(min(now + interval_s, deadline))
 
 

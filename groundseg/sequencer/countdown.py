@@ -29,6 +29,7 @@ from enum import StrEnum
 from groundseg.errors import GroundsegError
 
 __all__ = [
+    "TERMINAL",
     "Abort",
     "BuiltInHold",
     "Countdown",
@@ -206,6 +207,35 @@ class Countdown:
                 Scrub: self._scrub,
             },
         }
+
+    @classmethod
+    def restored(
+        cls,
+        plan: CountdownPlan,
+        *,
+        state: CountdownState,
+        t_s: float,
+        holds_done: tuple[float, ...],
+        window_close: float,
+        hold_reason: str,
+    ) -> Countdown:
+        """A countdown brought back after a restart: a count that was under way comes back
+        holding (never running: resuming is a person's decision)."""
+        countdown = cls(plan)
+        countdown._t_at_anchor = t_s
+        countdown._holds_done = set(holds_done)
+        countdown.window_close = window_close
+        if state in TERMINAL or state is CountdownState.READY:
+            countdown.state = state
+            countdown.hold_reason = hold_reason
+        else:
+            countdown.state = CountdownState.HOLDING
+            countdown.hold_reason = hold_reason
+        return countdown
+
+    @property
+    def holds_done(self) -> tuple[float, ...]:
+        return tuple(sorted(self._holds_done))
 
     # -- queries ---------------------------------------------------------------------------
 
