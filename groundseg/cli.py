@@ -26,6 +26,7 @@ from groundseg.errors import AuditBroken, ConfigError, ConfigProblem, GroundsegE
 from groundseg.gate.audit import verify_audit
 from groundseg.logs import configure_logging
 from groundseg.poll_view import PollView, make_console, run_poll, select_channels
+from groundseg.sequencer.plan import compile_plan
 from groundseg.service_cli import add_service_commands
 from groundseg.simulator import simulator_process
 from groundseg.telemetry.latest import LatestValues
@@ -140,6 +141,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 def _check_config(args: argparse.Namespace) -> int:
     pad = load_pad(args.file)
+    plan = compile_plan(pad)
     console = make_console()
     console.print(f"[bold]{pad.name}[/bold] ({pad.vehicle}), {pad.site}: {args.file} is valid")
     for device_id, device in pad.devices.items():
@@ -155,6 +157,14 @@ def _check_config(args: argparse.Namespace) -> int:
         f"  {len(pad.channels)} channels ({writable} writable), {len(pad.valves)} valves, {len(pad.commands)} commands",
         highlight=False,
     )
+    if plan.steps:
+        start = plan.countdown.start_t_s
+        console.print(
+            f"  launch: count from T{start / 3600:+g} h, {len(plan.steps)} steps in {len(plan.phases)} phases, "
+            f"{len(plan.countdown.holds)} built-in holds; {len(plan.interlocks)} interlocks, "
+            f"{len(plan.redlines)} redlines, {len(plan.votes)} votes; {len(plan.safing.commands)} safing commands",
+            highlight=False,
+        )
     return 0
 
 

@@ -1,7 +1,9 @@
 """The controller: the one place that wires configuration into running services.
 
     drivers --batches, events--> bus --> journal (must not drop) --records--> MQTT publisher
-                                    \\--> live view (drops oldest) --> latest values, events
+                                    |--> live view (drops oldest) --> latest values, events
+                                    \\--> launch runner (must not drop): monitor, sequencer
+                                          --> command gate --> drivers' write path
 
 Everything is started in one task group and stopped together. A batch is journaled before
 it is published; if the journal cannot take it (disk full) an alarm is raised, the batch
@@ -21,17 +23,23 @@ from typing import Literal
 
 import structlog
 
-from groundseg.clock import Clock, SystemClock
+from groundseg.clock import Clock, ScaledClock, SystemClock
 from groundseg.config import PadDefinition
 from groundseg.drivers.base import Driver
 from groundseg.drivers.factory import build_drivers, with_endpoints
+from groundseg.gate.audit import AuditLog, open_audit
+from groundseg.gate.gate import CommandGate
+from groundseg.gate.policies import authority_for
 from groundseg.journal.reader import JournalReader
 from groundseg.journal.writer import FsyncPolicy, JournalSettings, JournalWriter
+from groundseg.launch.runner import LaunchRunner
 from groundseg.mqtt.connection import MqttSettings
 from groundseg.mqtt.embedded import embedded_broker
 from groundseg.mqtt.live import LivePublisher
 from groundseg.mqtt.publisher import TelemetryPublisher
 from groundseg.mqtt.topics import Topics, pad_slug
+from groundseg.sequencer.monitor import Monitor
+from groundseg.sequencer.plan import compile_plan
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.bus import Bus, Overflow, Subscription
 from groundseg.telemetry.events import Event, Severity
@@ -59,6 +67,11 @@ class ControllerSettings:
     retention_seconds: float | None = None
     latest_hz: float = 1.0
     client_id: str = ""
+    count_speed: float = 1.0
+    """How much faster than real time the count clock runs (a simulated plant's speed)."""
+    verify_floor_s: float = 0.5
+    """Shortest readback window in real time, whatever the count speed (links keep real time)."""
+    launch_tick_s: float = 0.1
 
 
 class Controller:
@@ -89,6 +102,14 @@ class Controller:
         self.publisher: TelemetryPublisher | None = None
         self.live: LivePublisher | None = None
         self.drivers: dict[str, Driver] = {}
+        self.plan = compile_plan(self.pad)
+        self.count_clock: Clock = (
+            self.clock if settings.count_speed == 1.0 else ScaledClock(settings.count_speed)
+        )
+        self.monitor = Monitor(self.pad, self.plan)
+        self.audit: AuditLog | None = None
+        self.gate: CommandGate | None = None
+        self.launch: LaunchRunner | None = None
         self.ready = asyncio.Event()
         self.mqtt_port: int | None = None
 
@@ -104,6 +125,29 @@ class Controller:
         )
         self.drivers = build_drivers(
             self.pad, self.bus.publish, self.clock, next_seq=next_seq, events=self.bus.publish
+        )
+        self.audit = open_audit(self.settings.state_dir / "audit.jsonl")
+        self.gate = CommandGate(
+            self.pad,
+            self.drivers,
+            authority=authority_for(self.plan),
+            vetoes=self.monitor.vetoes,
+            audit=self.audit,
+            publish=self.bus.publish,
+            link_clock=self.clock,
+            count_speed=self.settings.count_speed,
+            verify_floor_s=self.settings.verify_floor_s,
+        )
+        self.launch = LaunchRunner(
+            self.pad,
+            self.plan,
+            bus=self.bus,
+            gate=self.gate,
+            monitor=self.monitor,
+            telemetry_clock=self.clock,
+            count_clock=self.count_clock,
+            state_file=self.settings.state_dir / "sequencer.json",
+            tick_s=self.settings.launch_tick_s,
         )
         try:
             async with self._broker() as mqtt, asyncio.TaskGroup() as tasks:
@@ -125,10 +169,13 @@ class Controller:
                     client_id=self.client_id,
                     event_cursor_file=self.settings.state_dir / "event-cursor.json",
                     rate_hz=self.settings.latest_hz,
+                    countdown=self.launch.state,
                 )
                 tasks.create_task(self._archive(archive), name="journal")
                 tasks.create_task(self.publisher.run(), name="publisher")
                 tasks.create_task(self.live.run(), name="live")
+                tasks.create_task(self.launch.run(), name="launch")
+                await self.launch.ready.wait()
                 for device_id, driver in self.drivers.items():
                     tasks.create_task(driver.run(), name=f"driver-{device_id}")
                 self.ready.set()
@@ -140,6 +187,8 @@ class Controller:
                 )
         finally:
             self.journal.close()
+            if self.audit is not None:
+                self.audit.close()
 
     @contextlib.asynccontextmanager
     async def _broker(self) -> AsyncIterator[MqttSettings]:

@@ -13,6 +13,8 @@
     │   │   └── InterlockVetoed  an interlock does not permit it now (reasons)
     │   ├── WriteFailed         a write did not reach the device (link or device error)
     │   └── VerificationFailed  written, but the readback did not confirm within the window
+    ├── NotAuthorized       the user may not send this command now (gate/authority.py)
+    ├── AlarmError          an alarm cannot be acknowledged or shelved so (rules/alarms.py)
     ├── AuditUnavailable        the audit log cannot be written (hazardous commands refused)
     └── AuditBroken             the audit chain does not verify (path, line, reason)
 

@@ -68,6 +68,8 @@ class SimulatedPad:
         self._rng = random.Random(seed + 2)
         self._initial_faults = [parse_fault(f) if isinstance(f, str) else f for f in faults]
         self.faults: dict[str, Fault] = {}
+        self.writes: list[tuple[str, float]] = []
+        """Every write a device received (channel, value), in order: what went on the wire."""
         self._link: dict[str, LinkFaults] = {d: LinkFaults() for d in pad.devices}
         self._modbus_images: list[ModbusImage] = []
         self._group_images: list[GroupImage] = []
@@ -227,6 +229,7 @@ class SimulatedPad:
         """A device received a write: the plant sees it from now on."""
         self.refresh(force=True)
         self.plant.command(channel.sim, value)
+        self.writes.append((channel.id, value))
         log.info("write", device=channel.device, channel=channel.id, value=value)
         self.refresh(force=True)
 

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 
+from groundseg.cancellation import raise_if_cancelling
 from groundseg.clock import Clock
 from groundseg.config import Channel, Device
 from groundseg.drivers.backoff import Backoff
@@ -393,12 +394,7 @@ async def poll_on_schedule(
             next_start = clock.monotonic()
         core.lateness.record(clock.monotonic() - next_start)
         await cycle()
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            # Python 3.11's asyncio.wait_for (pymodbus awaits replies with it) loses a
-            # cancellation that arrives with the reply; the request still stands, so the
-            # loop honours it here instead of polling on forever.
-            raise asyncio.CancelledError
+        raise_if_cancelling()  # pymodbus awaits replies with 3.11's wait_for
         core.counters.cycles += 1
         next_start += period_s
         now = clock.monotonic()

@@ -31,7 +31,14 @@ import structlog
 
 from groundseg.errors import AuditBroken, AuditUnavailable
 
-__all__ = ["AuditBroken", "AuditLog", "AuditRecord", "AuditUnavailable", "verify_audit"]
+__all__ = [
+    "AuditBroken",
+    "AuditLog",
+    "AuditRecord",
+    "AuditUnavailable",
+    "open_audit",
+    "verify_audit",
+]
 
 log = structlog.get_logger("groundseg.audit")
 
@@ -161,3 +168,21 @@ class AuditLog:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def open_audit(path: Path) -> AuditLog | None:
+    """The audit log, verified; None (and a critical log line) if its chain is broken or it
+    cannot be opened: the gate then refuses everything but safing."""
+    try:
+        return AuditLog(path)
+    except AuditBroken as exc:
+        log.critical(
+            "audit chain broken: only safing commands pass", path=str(path), reason=str(exc)
+        )
+    except OSError as exc:
+        log.critical(
+            "audit log cannot be opened: only safing commands pass",
+            path=str(path),
+            reason=exc.strerror,
+        )
+    return None

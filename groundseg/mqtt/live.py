@@ -4,6 +4,8 @@
   `rate_hz` times a second per channel, so mosquitto_sub, Node-RED or Grafana's MQTT data
   source see the current pad state the moment they subscribe. Fed by a live bus
   subscription that drops its oldest batches when behind: only the latest value matters.
+- The countdown's state (T- and L-clock, hold reason, phase, step) as retained JSON on
+  `countdown/state` whenever it changes, checked at the same rate.
 - Events as JSON on `events/<kind>`, QoS 1, read from the journal through a cursor, so an
   event raised during a broker outage is sent when the broker returns.
 """
@@ -16,12 +18,14 @@ import contextlib
 import datetime
 import json
 import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import aiomqtt
 import numpy as np
 import structlog
 
+from groundseg.cancellation import raise_if_cancelling
 from groundseg.config import PadDefinition
 from groundseg.drivers.backoff import Backoff
 from groundseg.files import replace_file
@@ -91,6 +95,7 @@ class LivePublisher:
         client_id: str,
         event_cursor_file: Path,
         rate_hz: float = 1.0,
+        countdown: Callable[[], Mapping[str, object]] | None = None,
     ) -> None:
         self.settings = settings
         self.topics = topics
@@ -108,6 +113,8 @@ class LivePublisher:
         self._unjournaled: collections.deque[Event] = collections.deque(maxlen=100)
         self.latest_messages = 0
         self.events_sent = 0
+        self.countdown = countdown
+        self._countdown_sent = ""
 
     def _load_event_cursor(self) -> int:
         try:
@@ -176,20 +183,29 @@ class LivePublisher:
                 await client.publish(
                     self.topics.latest(self.pad.channels[index].id), payload, qos=0, retain=True
                 )
+                raise_if_cancelling()  # aiomqtt publishes through 3.11's wait_for
                 self.latest_messages += 1
             self._sent_updates = snapshot.updates
+            if self.countdown is not None:
+                state = json.dumps(self.countdown(), sort_keys=True)
+                if state != self._countdown_sent:
+                    await client.publish(self.topics.countdown_state, state, qos=1, retain=True)
+                    raise_if_cancelling()
+                    self._countdown_sent = state
 
     async def _publish_events(self, client: aiomqtt.Client) -> None:
         while True:
             while self._unjournaled:
                 event = self._unjournaled[0]
                 await client.publish(self.topics.event(event.kind), event_json(-1, event), qos=1)
+                raise_if_cancelling()
                 self._unjournaled.popleft()
                 self.events_sent += 1
             for record, event in self.journal.events(from_record=self.event_next):
                 await client.publish(
                     self.topics.event(event.kind), event_json(record, event), qos=1
                 )
+                raise_if_cancelling()
                 self.event_next = record + 1
                 self.events_sent += 1
                 self._save_event_cursor()

@@ -48,6 +48,10 @@ class Topics:
     def event(self, kind: str) -> str:
         return f"{self.base}/events/{kind}"
 
+    @property
+    def countdown_state(self) -> str:
+        return f"{self.base}/countdown/state"
+
     def state(self, client_id: str) -> str:
         return f"{self.base}/state/{client_id}"
 
