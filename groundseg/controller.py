@@ -131,7 +131,9 @@ class Controller:
             self.pad,
             self.drivers,
             authority=authority_for(self.plan),
-            vetoes=self.monitor.vetoes,
+            vetoes=lambda command: self.monitor.vetoes(
+                command, round(self.clock.monotonic() * 1e9)
+            ),
             audit=self.audit,
             publish=self.bus.publish,
             link_clock=self.clock,

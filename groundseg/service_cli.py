@@ -57,7 +57,9 @@ def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     controller.add_argument(
         "--sim", action="store_true", help="start the simulated pad and use its endpoints"
     )
-    controller.add_argument("--speed", type=float, default=1.0, help="with --sim: plant and count-clock speed")
+    controller.add_argument(
+        "--speed", type=float, default=1.0, help="with --sim: plant and count-clock speed"
+    )
     controller.add_argument(
         "--confirm",
         choices=["ingest", "broker"],

@@ -48,7 +48,7 @@ from groundseg.sequencer.machine import (
     SequencerSnapshot,
     StepStatus,
 )
-from groundseg.sequencer.monitor import Finding, Monitor
+from groundseg.sequencer.monitor import Finding, Monitor, Veto
 from groundseg.sequencer.plan import LaunchPlan
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.bus import Bus, Overflow
@@ -108,6 +108,10 @@ class LaunchRunner:
         actions = self.sequencer.handle(event, self.count_clock.monotonic())
         log.info("countdown request", request=type(event).__name__, by=getattr(event, "by", ""))
         self._apply(actions)
+
+    def vetoes(self, command: str) -> list[Veto]:
+        """The interlocks withholding `command` now (the gate asks this)."""
+        return self.monitor.vetoes(command, self._monotonic_ns())
 
     def acknowledge(self, alarm_id: str, *, by: str) -> None:
         self._alarm_changes(self.alarms.acknowledge(alarm_id, by=by, now=self.clock.monotonic()))
@@ -175,7 +179,7 @@ class LaunchRunner:
 
     def take(self, batch: SampleBatch) -> None:
         """One batch: monitor, reactions, waits."""
-        findings = self.monitor.take(batch)
+        findings = self.monitor.take(batch, self._monotonic_ns())
         actions: list[Action] = []
         now = self.count_clock.monotonic()
         for finding in findings:
@@ -186,7 +190,7 @@ class LaunchRunner:
     def _on_time(self) -> None:
         now = self.count_clock.monotonic()
         actions: list[Action] = []
-        for finding in self.monitor.tick(self.clock.time_ns()):
+        for finding in self.monitor.tick(self._monotonic_ns()):
             actions += self._finding(finding, now)
         actions += self.sequencer.tick(now)
         self._alarm_changes(self.alarms.handle_timer(self.clock.monotonic()))
@@ -203,11 +207,15 @@ class LaunchRunner:
             delays.append((deadline - self.count_clock.monotonic()) / _speed(self.count_clock))
         monitor_ns = self.monitor.next_deadline_ns()
         if monitor_ns is not None:
-            delays.append((monitor_ns - self.clock.time_ns()) / 1e9)
+            delays.append((monitor_ns - self._monotonic_ns()) / 1e9)
         shelf = self.alarms.next_deadline()
         if shelf is not None:
             delays.append(shelf - self.clock.monotonic())
         return max(0.0, min(delays))
+
+    def _monotonic_ns(self) -> int:
+        """The monitor's time: the telemetry clock's monotonic reading, in nanoseconds."""
+        return round(self.clock.monotonic() * 1e9)
 
     def _finding(self, finding: Finding, now: float) -> list[Action]:
         self._alarm_changes(
@@ -236,7 +244,7 @@ class LaunchRunner:
             self._context = context
             now = self.count_clock.monotonic()
             for finding in self.monitor.set_context(
-                phase=context[0], counting=context[1], now_ns=self.clock.time_ns()
+                phase=context[0], counting=context[1], now_ns=self._monotonic_ns()
             ):
                 pending += self._finding(finding, now)
             if pending:
@@ -368,7 +376,7 @@ class LaunchRunner:
                 c: trusted_value(
                     self.monitor.latest,
                     c,
-                    now_ns=self.clock.time_ns(),
+                    now_ns=self._monotonic_ns(),
                     stale_after_ns=self.monitor.stale_after_ns,
                 )
                 for c in channels

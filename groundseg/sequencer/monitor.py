@@ -95,15 +95,17 @@ class Monitor:
 
     # -- input -----------------------------------------------------------------------------
 
-    def take(self, batch: SampleBatch) -> list[Finding]:
-        """A batch from the bus; returns the findings it caused."""
+    def take(self, batch: SampleBatch, received_ns: int | None = None) -> list[Finding]:
+        """A batch from the bus; returns the findings it caused. With `received_ns` (the
+        runner's monotonic clock) values age from when they arrived, so a wall-clock jump
+        in the samples' timestamps makes nothing look stale or fresh."""
         if len(batch) == 0:
             return []
         latest = self.latest
         latest.value[batch.channel] = batch.value
-        latest.time_ns[batch.channel] = batch.time_ns
+        latest.time_ns[batch.channel] = batch.time_ns if received_ns is None else received_ns
         latest.quality[batch.channel] = batch.quality
-        now_ns = int(batch.time_ns.max())
+        now_ns = int(batch.time_ns.max()) if received_ns is None else received_ns
         self.now_ns = max(self.now_ns, now_ns)
         found: list[Finding] = []
         touched = np.zeros(len(self.pad.channels), dtype=bool)

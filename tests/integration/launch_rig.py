@@ -86,7 +86,7 @@ class Launch:
         monitor = self.controller.monitor
 
         def fresh() -> bool:
-            now_ns = self.controller.clock.time_ns()
+            now_ns = round(self.controller.clock.monotonic() * 1e9)
             return all(
                 trusted_value(
                     monitor.latest, c.index, now_ns=now_ns, stale_after_ns=monitor.stale_after_ns
