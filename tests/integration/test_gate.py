@@ -33,7 +33,12 @@ async def test_an_operator_command_is_written_verified_audited_and_announced(
         assert outcome.readings["lox.s1.vent_valve.closed_ls"].value == 1.0
         await launch.wait_event("command.verified", within=1.0)
         kinds = [e.kind for e in launch.events if e.kind.startswith("command.")]
-        assert kinds == ["command.issued", "command.permitted", "command.written", "command.verified"]
+        assert kinds == [
+            "command.issued",
+            "command.permitted",
+            "command.written",
+            "command.verified",
+        ]
         assert ("lox.s1.vent_valve.cmd", 0.0) in sim.writes
     count, _ = verify_audit(tmp_path / "audit.jsonl")
     assert count == 2  # the send before the write, the verification after it
@@ -93,4 +98,3 @@ async def test_an_edited_audit_record_is_detected(
     path.write_text(path.read_text().replace("ivanova", "someone", 1))
     with pytest.raises(AuditBroken, match=r"audit\.jsonl:1: .*edited"):
         verify_audit(path)
-
