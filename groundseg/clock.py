@@ -53,14 +53,26 @@ class ScaledClock:
             raise ValueError(f"clock speed must be positive, got {speed}")
         self.speed = speed
         self._real_origin = time.monotonic()
+        self._first_origin = self._real_origin
         self._wall_origin_ns = time.time_ns()
 
+        self._scaled_origin = self._real_origin
+
     def monotonic(self) -> float:
-        return self._real_origin + (time.monotonic() - self._real_origin) * self.speed
+        return self._scaled_origin + (time.monotonic() - self._real_origin) * self.speed
 
     def time_ns(self) -> int:
-        elapsed = time.monotonic() - self._real_origin
-        return self._wall_origin_ns + int(elapsed * self.speed * 1e9)
+        scaled = self.monotonic() - self._first_origin
+        return self._wall_origin_ns + int(scaled * 1e9)
+
+    def set_speed(self, speed: float) -> None:
+        """Run at another speed from now on; time stays continuous (a bench slows a count
+        down for its terminal minutes, as the simulator does its plant)."""
+        if not speed > 0:
+            raise ValueError(f"clock speed must be positive, got {speed}")
+        self._scaled_origin = self.monotonic()
+        self._real_origin = time.monotonic()
+        self.speed = speed
 
     async def sleep_until(self, deadline: float) -> None:
         delay = (deadline - self.monotonic()) / self.speed

@@ -137,7 +137,7 @@ class Controller:
             audit=self.audit,
             publish=self.bus.publish,
             link_clock=self.clock,
-            count_speed=self.settings.count_speed,
+            count_speed=lambda: float(getattr(self.count_clock, "speed", 1.0)),
             verify_floor_s=self.settings.verify_floor_s,
         )
         self.launch = LaunchRunner(

@@ -7,7 +7,9 @@ While running it takes control lines on stdin, one JSON reply line each on stdou
     fault SPEC      inject a fault (see hw_sim.faults)
     clear SPEC|all  clear one fault or every fault
     pause | resume  freeze or release the plant (readings stop changing)
-    status          active faults and link counters
+    speed N         run the plant N times faster than real time from now on
+    signal NAME     the plant's true value of a signal
+    status          active faults, link counters and how many writes the devices received
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ async def _control(sim: SimulatedPad, *, on_eof: Callable[[], None] | None) -> N
         command, _, argument = line.decode(errors="replace").strip().partition(" ")
         try:
             _reply(await _execute(sim, command, argument.strip()))
-        except (FaultSpecError, UnknownSignalError) as exc:
+        except (FaultSpecError, UnknownSignalError, ValueError) as exc:
             _reply({"ok": False, "error": str(exc)})
     if on_eof is not None:
         on_eof()  # the process that started us is gone (its end of the pipe closed)
@@ -142,19 +144,25 @@ async def _execute(sim: SimulatedPad, command: str, argument: str) -> dict[str, 
         case "resume":
             sim.resume()
             return {"ok": True, "paused": False}
+        case "speed":
+            sim.clock.set_speed(float(argument))
+            return {"ok": True, "speed": sim.clock.speed}
+        case "signal":
+            return {"ok": True, "value": sim.signal(argument)}
         case "status":
             return {
                 "ok": True,
                 "faults": list(sim.faults),
                 "links": sim.statistics(),
                 "sim_time_s": sim.clock.now(),
+                "writes": len(sim.writes),
             }
         case "":
             return {"ok": True}
         case _:
             return {
                 "ok": False,
-                "error": f"unknown command {command!r}; expected fault, clear, pause, resume or status",
+                "error": f"unknown command {command!r}; expected fault, clear, pause, resume, speed, signal or status",
             }
 
 

@@ -31,7 +31,7 @@ from hw_sim.devices.modbus import ModbusRtuDevice, ModbusTcpDevice, build_sim_de
 from hw_sim.devices.umbilical import UmbilicalController
 from hw_sim.devices.weather import WeatherStation
 from hw_sim.faults import Fault, FaultKind, FaultSpecError, LinkFaults, parse_fault
-from hw_sim.plant.model import PadPlant
+from hw_sim.plant.model import PadPlant, step_for_speed
 from hw_sim.plant.signals import UnknownSignalError
 from hw_sim.sensors import SensorArray
 
@@ -59,7 +59,7 @@ class SimulatedPad:
             raise FaultSpecError(f"unknown device(s) to simulate: {', '.join(sorted(unknown))}")
         self.pad = pad
         self.clock = SimClock(speed)
-        self.plant = PadPlant(seed=seed)
+        self.plant = PadPlant(seed=seed, max_step_s=step_for_speed(speed))
         self.sensors = SensorArray(
             pad.channels, self.plant.signals, np.random.default_rng(seed + 1)
         )

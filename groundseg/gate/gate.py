@@ -78,7 +78,7 @@ class CommandGate:
         audit: AuditLog | None,
         publish: Callable[[Event], None],
         link_clock: Clock,
-        count_speed: float = 1.0,
+        count_speed: Callable[[], float] = lambda: 1.0,
         verify_floor_s: float = 0.5,
     ) -> None:
         self.pad = pad
@@ -218,7 +218,7 @@ class CommandGate:
                 # Safing does not wait for the disk: the record follows the write.
                 self._audit_best_effort(command, actor, "send", audit_after_write)
         self._event("command.written", command, actor, f"{command} written")
-        window = max(self.pad.commands[command].window_s / self.count_speed, self.verify_floor_s)
+        window = max(self.pad.commands[command].window_s / self.count_speed(), self.verify_floor_s)
         try:
             outcome = await verify_command(
                 self.pad,

@@ -74,7 +74,7 @@ class Monitor:
         self.pad = pad
         self.plan = plan
         n = len(pad.channels)
-        self.latest = _Latest(n)
+        self.latest = _Latest(n + len(plan.votes))
         self.stale_after_ns = stale_after_ns(pad, stale_periods)
         self._vote_index = {v.group.name: n + k for k, v in enumerate(plan.votes)}
         self._limits = _limit_sets(plan.redlines, self._vote_index, n + len(plan.votes))

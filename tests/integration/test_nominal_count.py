@@ -1,0 +1,62 @@
+"""The full nominal Soyuz-5 count from T-6 h against the simulated pad, in accelerated time:
+every step's commands written and verified in the declared order, one built-in hold with
+its GO poll, T-0 with the ignition command received by the vehicle, in under a minute.
+
+The plant and the count run 600 times faster than real time until the terminal count,
+then 60 times: links keep real time, and the terminal minutes hold two dozen verified
+commands (a bench slows a simulation down for them the same way).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from groundseg.clock import ScaledClock
+from groundseg.config import PadDefinition
+from groundseg.sequencer.countdown import CountdownState, Poll
+from groundseg.sequencer.machine import StartCount
+from groundseg.sequencer.plan import compile_plan
+from groundseg.simulator import simulator
+from tests.conftest import PAD_FILE
+from tests.helpers import eventually
+from tests.integration.launch_rig import launch_controller
+
+FAST = 600.0
+TERMINAL = 60.0
+
+
+async def test_the_nominal_count_reaches_t0_with_every_step_verified(
+    pad: PadDefinition, tmp_path: Path
+) -> None:
+    plan = compile_plan(pad)
+    expected = [str(c) for step in plan.steps for c in (*step.commands, *step.on_complete)]
+    async with (
+        simulator(PAD_FILE, speed=FAST, seed=5) as sim,
+        launch_controller(pad, sim.endpoints, tmp_path, count_speed=FAST) as launch,
+    ):
+        await launch.wait_fresh(within=15.0)
+        started = time.monotonic()
+        launch.runner.request(StartCount(by="director"))
+        await launch.wait_state(CountdownState.POLLING, within=45.0)
+        launch.runner.request(Poll(go=True, by="director"))
+        await eventually(lambda: launch.t() >= -660.0, within=5.0, what="T-11 min")
+        await sim.control(f"speed {TERMINAL:g}")
+        clock = launch.controller.count_clock
+        assert isinstance(clock, ScaledClock)
+        clock.set_speed(TERMINAL)
+        await launch.wait_state(CountdownState.LAUNCHED, within=20.0)
+        await launch.wait_event(
+            "command.verified",
+            within=5.0,
+            where=lambda e: e.fields.get("command") == "umb.vehicle.ignition.fire",
+        )
+        elapsed = time.monotonic() - started
+        fired = await sim.control("signal umb.vehicle.ignition.fired")
+    holds = [e for e in launch.events if e.kind == "countdown.hold"]
+    assert [e.fields.get("by") for e in holds] == ["countdown"], [e.message for e in holds]
+    assert launch.verified() == expected
+    assert launch.first("command.verify_timeout") is None
+    assert launch.first("command.vetoed") is None
+    assert fired["value"] == 1.0
+    assert elapsed < 60.0
