@@ -156,6 +156,7 @@ async def _execute(sim: SimulatedPad, command: str, argument: str) -> dict[str, 
                 "links": sim.statistics(),
                 "sim_time_s": sim.clock.now(),
                 "writes": len(sim.writes),
+                "last_writes": [[channel, value] for channel, value in sim.writes[-50:]],
             }
         case "":
             return {"ok": True}

@@ -40,7 +40,8 @@ class Discrepancy:
     commanded: str
     """"open" or "closed"."""
     since_ns: int
-    """When the command last changed (the window started then)."""
+    """When the command last changed, or the switches last stopped agreeing with it (the
+    window started then)."""
     reason: str
 
 
@@ -86,6 +87,10 @@ class DiscrepancyMonitor:
                 watch.since_ns = int(inputs.time_ns[watch.command])
                 watch.reported = False
             agrees = self._agrees(inputs, watch, is_open)
+            if agrees is not True and watch.agrees:
+                # The window runs from when they parted (a valve that moved by itself, or
+                # switches read before the command's readback), not from an old command.
+                watch.since_ns = max(watch.since_ns, now_ns)
             watch.agrees = agrees is True
             if agrees:
                 watch.reported = False

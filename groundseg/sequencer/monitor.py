@@ -78,7 +78,9 @@ class Monitor:
         self.stale_after_ns = stale_after_ns(pad, stale_periods)
         self._vote_index = {v.group.name: n + k for k, v in enumerate(plan.votes)}
         self._limits = _limit_sets(plan.redlines, self._vote_index, n + len(plan.votes))
-        self._vote_status = {v.group.name: VoteStatus.OK for v in plan.votes}
+        # Before any data a vote cannot be made: FAILED, silently (no alarm at start-up),
+        # so a resume waits for the transmitters like any other hold rule.
+        self._vote_status = {v.group.name: VoteStatus.FAILED for v in plan.votes}
         self._vote_reads = _reads(n, [v.group.channels for v in plan.votes])
         self._conditions = [r for r in plan.redlines if r.when is not None]
         self._condition_reads = _reads(n, [r.when.channels for r in self._conditions if r.when])
@@ -91,6 +93,9 @@ class Monitor:
         self.counting = False
         self._by_id = {r.id: r for r in plan.redlines}
         self._reaction: dict[str, Reaction] = {r.id: r.reaction for r in plan.redlines}
+        for vote in plan.votes:
+            self._acting[f"vote.{vote.group.name}.failed"] = True
+            self._reaction[f"vote.{vote.group.name}.failed"] = vote.failed
         self.now_ns = 0
 
     # -- input -----------------------------------------------------------------------------
@@ -132,7 +137,8 @@ class Monitor:
         for redline in self._stale:
             found += self._freshness(redline, self.now_ns)
         if self._vote_index:
-            found += self._votes(np.arange(len(self.plan.votes)), self.now_ns)
+            # Ageing can fail a vote; it is not a new sample, so limits do not count it.
+            found += self._votes(np.arange(len(self.plan.votes)), self.now_ns, sample=False)
         found += self._discrepancies(self.now_ns)
         return found
 
@@ -182,7 +188,7 @@ class Monitor:
 
     # -- evaluation ------------------------------------------------------------------------
 
-    def _votes(self, which: Iterable[int], now_ns: int) -> list[Finding]:
+    def _votes(self, which: Iterable[int], now_ns: int, *, sample: bool = True) -> list[Finding]:
         found: list[Finding] = []
         for k in which:
             plan = self.plan.votes[int(k)]
@@ -200,7 +206,7 @@ class Monitor:
                 value=np.array([self.latest.value[index]]),
                 quality=quality,
             )
-            for limits in self._limits:
+            for limits in self._limits if sample else ():
                 for change in limits.update(batch):
                     found += self._limit_changed(limits, change.rule, change.after, now_ns)
             before = self._vote_status[plan.group.name]

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from groundseg.clock import Clock
 from groundseg.config import PadDefinition
 from groundseg.controller import Controller, ControllerSettings
 from groundseg.launch.runner import LaunchRunner
@@ -103,6 +104,8 @@ async def launch_controller(
     pad: PadDefinition,
     endpoints: Mapping[str, str],
     state_dir: Path,
+    *,
+    clock: Clock | None = None,
     **settings: object,
 ) -> AsyncIterator[Launch]:
     """A controller (in-process MQTT broker) on the simulated pad, running until the
@@ -110,6 +113,7 @@ async def launch_controller(
     controller = Controller(
         pad,
         ControllerSettings(state_dir=state_dir, endpoints=dict(endpoints), **settings),  # type: ignore[arg-type]
+        clock=clock,
     )
     launch = Launch(controller)
     events = controller.bus.subscribe(

@@ -8,12 +8,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from groundseg.clock import ScaledClock, SystemClock
 from groundseg.config import PadDefinition, load_pad
 from groundseg.errors import InterlockVetoed
 from groundseg.gate.authority import Role, User
-from groundseg.sequencer.countdown import Abort, CountdownState
+from groundseg.sequencer.countdown import (
+    Abort,
+    CountdownError,
+    CountdownState,
+    Hold,
+    Poll,
+    Recycle,
+    Resume,
+)
 from groundseg.sequencer.machine import StartCount
 from groundseg.sequencer.plan import Redline, compile_plan
+from groundseg.simulator import SimulatorHandle, simulator
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.bus import Overflow
 from hw_sim.pad import SimulatedPad
@@ -22,6 +32,8 @@ from tests.helpers import eventually
 from tests.integration.launch_rig import Launch, launch_controller
 
 PLAN = compile_plan(load_pad(PAD_FILE))
+FAST = 600.0
+TERMINAL = 60.0
 DIRECTOR = User(name="korolev", roles=frozenset({Role.DIRECTOR, Role.OPERATOR}))
 
 
@@ -30,6 +42,14 @@ def redline(where: str) -> Redline:
     found = [r for r in PLAN.redlines if where in r.id]
     assert found, f"the shipped pad has no redline matching {where!r}"
     return found[0]
+
+
+async def slow_down(launch: Launch, sim: SimulatorHandle, speed: float) -> None:
+    """Plant and count clock to another speed together (for the terminal minutes)."""
+    await sim.control(f"speed {speed:g}")
+    clock = launch.controller.count_clock
+    assert isinstance(clock, ScaledClock)
+    clock.set_speed(speed)
 
 
 def arm(launch: Launch, rule: Redline) -> None:
@@ -93,7 +113,7 @@ async def test_ullage_over_its_redline_trips_on_the_third_sample_then_holds_and_
             for channel in ids:
                 await sim.inject(f"stuck:{channel}:value={high}")
             await eventually(counted, within=3.0, what=f"{count} samples over the redline")
-            await sim.clear("all")
+            await sim.clear(None)
             await eventually(
                 lambda: launch.controller.monitor.latest.value[index] < rule.above,
                 within=3.0,
@@ -249,3 +269,93 @@ async def test_abort_during_fast_fill_safes_the_pad(pad: PadDefinition, tmp_path
             lambda: sim.signal("lox.line.flow") < 0.5, within=10.0, what="flow stopped"
         )
         assert launch.state is CountdownState.ABORTED
+
+
+async def test_recycle_from_t_minus_1_min_to_t_minus_10_min_runs_the_terminal_count_again(
+    pad: PadDefinition, tmp_path: Path
+) -> None:
+    async with (
+        simulator(PAD_FILE, speed=FAST, seed=5) as sim,
+        launch_controller(pad, sim.endpoints, tmp_path, count_speed=FAST) as launch,
+    ):
+        await launch.wait_fresh(within=15.0)
+        launch.runner.request(StartCount(by="director"))
+        await launch.wait_state(CountdownState.POLLING, within=45.0)
+        launch.runner.request(Poll(go=True, by="director"))
+        await eventually(lambda: launch.t() >= -660.0, within=5.0, what="T-11 min")
+        await slow_down(launch, sim, TERMINAL)
+        await eventually(lambda: launch.t() >= -75.0, within=15.0, what="T-1 min 15 s")
+        launch.runner.request(Hold(reason="anomaly", by="korolev"))
+        verified_before = len(launch.verified())
+        launch.runner.request(Recycle(to_t_s=-600.0, by="korolev"))
+        assert launch.state is CountdownState.HOLDING
+        assert launch.t() == pytest.approx(-600.0)
+        assert launch.sequencer.current_step is not None
+        assert launch.sequencer.current_step.id == "terminal.replenish_stop"
+        launch.runner.request(Resume(by="korolev"))
+        recycled_at = len(launch.events)
+        await eventually(
+            lambda: any(
+                e.kind == "sequence.step_done" and "terminal.internal_power" in e.message
+                for e in launch.events[recycled_at:]
+            ),
+            within=10.0,
+            what="the terminal count's first steps done again",
+            seen=lambda: (launch.state, launch.t(), [e.message for e in launch.events[-6:]]),
+        )
+        again = launch.verified()[verified_before:]
+        state_now: CountdownState = launch.state
+        assert again[:4] == [
+            "lox.replenish_valve.close",
+            "lox.s1.fill_valve.close",
+            "lox.s2.fill_valve.close",
+            "lox.storage.outlet_valve.close",
+        ]
+        assert state_now is CountdownState.COUNTING
+
+
+async def test_resume_after_the_window_closed_is_refused_and_the_count_scrubs(
+    pad: PadDefinition, sim: SimulatedPad, tmp_path: Path
+) -> None:
+    async with launch_controller(pad, sim.endpoints, tmp_path, count_speed=2.0) as launch:
+        await launch.wait_fresh()
+        launch.runner.request(StartCount(by="director"))
+        launch.runner.request(Hold(reason="weather", by="korolev"))
+        clock = launch.controller.count_clock
+        assert isinstance(clock, ScaledClock)
+        clock.set_speed(20_000.0)  # the hours to the window's close pass in a second
+        scrub = await launch.wait_event("countdown.scrubbed", within=5.0)
+        assert "window closed" in scrub.message
+        with pytest.raises(CountdownError):
+            launch.runner.request(Resume(by="korolev"))
+        assert launch.state is CountdownState.SCRUBBED
+
+
+class JumpingClock(SystemClock):
+    """Real time whose wall clock an operator (or NTP) can step; monotonic never jumps."""
+
+    def __init__(self) -> None:
+        self.offset_ns = 0
+
+    def time_ns(self) -> int:
+        return super().time_ns() + self.offset_ns
+
+
+@pytest.mark.parametrize("jump_s", [3600.0, -3600.0])
+async def test_a_wall_clock_jump_changes_nothing(
+    pad: PadDefinition, sim: SimulatedPad, tmp_path: Path, jump_s: float
+) -> None:
+    clock = JumpingClock()
+    async with launch_controller(pad, sim.endpoints, tmp_path, clock=clock) as launch:
+        await launch.wait_fresh()
+        launch.runner.request(StartCount(by="director"))
+        t_before = launch.t()
+        real_before = clock.monotonic()
+        clock.offset_ns += round(jump_s * 1e9)
+        await eventually(
+            lambda: clock.monotonic() - real_before >= 2.0, within=3.0, what="two seconds"
+        )
+        assert launch.state is CountdownState.COUNTING
+        assert launch.first("countdown.hold") is None  # (the wall-clock test)
+        assert launch.first("alarm.raised") is None
+        assert launch.t() - t_before == pytest.approx(clock.monotonic() - real_before, abs=0.2)

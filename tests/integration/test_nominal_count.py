@@ -30,7 +30,7 @@ async def test_the_nominal_count_reaches_t0_with_every_step_verified(
     pad: PadDefinition, tmp_path: Path
 ) -> None:
     plan = compile_plan(pad)
-    expected = [str(c) for step in plan.steps for c in (*step.commands, *step.on_complete)]
+    expected = [c.command for step in plan.steps for c in (*step.commands, *step.on_complete)]
     async with (
         simulator(PAD_FILE, speed=FAST, seed=5) as sim,
         launch_controller(pad, sim.endpoints, tmp_path, count_speed=FAST) as launch,
