@@ -99,7 +99,9 @@ class LaunchRunner:
         self._tasks: asyncio.TaskGroup | None = None
         self._context: tuple[str | None, bool] = (None, False)
         self._last_saved: float = 0.0
-        self._changed = asyncio.Event()
+        self.reconciled = True
+        """False after a restart until the valves' positions are read back and any
+        in-flight command is settled."""
 
     # -- operators -------------------------------------------------------------------------
 
@@ -136,6 +138,7 @@ class LaunchRunner:
             "step": step.id if step else None,
             "step_status": self.sequencer.step_status.value,
             "acting": self.monitor.acting_holds(),
+            "reconciled": self.reconciled,
             "unacknowledged_alarms": self.alarms.unacknowledged(),
         }
 
@@ -150,6 +153,7 @@ class LaunchRunner:
             self._tasks = tasks
             saved = self._load()
             if saved is not None:
+                self.reconciled = False
                 self.sequencer, actions = Sequencer.restore(
                     self.plan, self.monitor, saved, self.count_clock.monotonic()
                 )
@@ -367,6 +371,7 @@ class LaunchRunner:
                 Reconciled(confirmed=confirmed, detail=detail), self.count_clock.monotonic()
             )
         )
+        self.reconciled = True
 
     async def _fresh(self, channels: Sequence[int]) -> dict[int, float] | None:
         """Trusted values of `channels` once all are fresh, or None past the timeout."""
@@ -403,6 +408,7 @@ class LaunchRunner:
         self._announce(
             Announce(kind="sequence.positions", message=f"actual valve positions: {positions}")
         )
+        self.reconciled = self.sequencer.snapshot(self.count_clock.monotonic()).in_flight is None
 
 
 def _speed(clock: Clock) -> float:

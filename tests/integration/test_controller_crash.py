@@ -1,0 +1,139 @@
+"""SIGKILL the controller mid fast fill: it comes back holding where it was, reports the
+valves' actual positions, and sends nothing again by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from groundseg.simulator import SimulatorHandle, simulator
+from tests.conftest import PAD_FILE, ROOT
+from tests.helpers import eventually
+
+SPEED = 600.0
+
+
+class ControllerProcess:
+    """tests/integration/controller_proc.py as a child process, spoken to line by line."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.last: dict[str, object] = {}
+
+    async def ask(self, line: str) -> dict[str, object]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(line.encode() + b"\n")
+        await self.process.stdin.drain()
+        async with asyncio.timeout(10.0):
+            reply = json.loads(await self.process.stdout.readline())
+        assert isinstance(reply, dict)
+        self.last = reply
+        return reply
+
+
+@contextlib.asynccontextmanager
+async def controller(sim: SimulatorHandle, state_dir: Path) -> AsyncIterator[ControllerProcess]:
+    command = [
+        sys.executable,
+        "-m",
+        "tests.integration.controller_proc",
+        "--pad",
+        str(PAD_FILE),
+        "--state-dir",
+        str(state_dir),
+        "--count-speed",
+        str(SPEED),
+    ]
+    for device, endpoint in sim.endpoints.items():
+        command += ["--endpoint", f"{device}={endpoint}"]
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        proc = ControllerProcess(process)
+        assert process.stdout is not None
+        async with asyncio.timeout(20.0):
+            ready = json.loads(await process.stdout.readline())
+        assert ready.get("ready"), ready
+        yield proc
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+async def test_a_controller_killed_mid_fast_fill_restarts_holding_and_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    async with simulator(PAD_FILE, speed=SPEED, seed=5) as sim:
+        async with controller(sim, tmp_path) as first:
+            await eventually(
+                lambda: _fresh_enough(first), within=20.0, what="the links up and data fresh"
+            )
+            started = await first.ask("start")
+            assert started["ok"], started
+            await eventually(
+                lambda: _in_fast_fill(first),
+                within=90.0,
+                what="LOX fast fill under way",
+                seen=lambda: {
+                    k: first.last.get(k) for k in ("state", "t_s", "step", "hold_reason")
+                },
+            )
+            before = await first.ask("state")
+            first.process.send_signal(signal.SIGKILL)
+            await first.process.wait()
+        writes_at_kill = (await sim.control("status"))["writes"]
+        fast_fill_open = (await sim.control("signal lox.fast_fill_valve.position"))["value"]
+        async with controller(sim, tmp_path) as second:
+            state = await second.ask("state")
+            assert state["state"] == "holding"
+            assert "restarted" in str(state["hold_reason"])
+            assert isinstance(state["t_s"], float)
+            assert isinstance(before["t_s"], float)
+            # Saved every second of a running count: at most that much count time is lost.
+            assert abs(state["t_s"] - before["t_s"]) <= SPEED * 1.5
+            await eventually(
+                lambda: _reconciled(second), within=10.0, what="positions read back, reconciled"
+            )
+            later = await second.ask("state")
+            assert later["state"] == "holding", "a restarted count never resumes by itself"
+            gate = later["gate"]
+            assert isinstance(gate, dict)
+            status = await sim.control("status")
+            count = int(str(status["writes"])) - int(str(writes_at_kill))
+            last = status["last_writes"]
+            assert isinstance(last, list)
+            new_writes = last[len(last) - count :] if count else []
+            # The only writes allowed: the fast-fill step ending what it started (closing a
+            # full stage's fill valve), never a command sent before the crash.
+            assert all(
+                channel in ("lox.s2.fill_valve.cmd", "lox.fast_fill_valve.cmd") and value == 0.0
+                for channel, value in new_writes
+            ), new_writes
+        assert float(str(fast_fill_open)) >= 98.0, "fast fill was under way when it died"
+
+
+async def _fresh_enough(proc: ControllerProcess) -> bool:
+    state = await proc.ask("state")
+    return state.get("acting") == []
+
+
+async def _in_fast_fill(proc: ControllerProcess) -> bool:
+    state = await proc.ask("state")
+    return state.get("phase") == "lox_fast_fill"
+
+
+async def _reconciled(proc: ControllerProcess) -> bool:
+    state = await proc.ask("state")
+    return bool(state.get("reconciled"))
