@@ -264,16 +264,22 @@ class DriverCore:
         """Every task of a driver, in one group: the link, staleness, a receiver if the link
         speaks unasked, and one poll loop per rate (Hz -> cycle)."""
         name = self.device.id
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self.keep_link(connect, close), name=f"{name}-link")
-            tasks.create_task(self.watch_staleness(), name=f"{name}-staleness")
-            if receive is not None:
-                tasks.create_task(receive(), name=f"{name}-receive")
-            for rate, cycle in cycles.items():
-                tasks.create_task(
-                    poll_on_schedule(self.clock, 1.0 / rate, cycle, self),
-                    name=f"{name}-poll-{rate:g}Hz",
-                )
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self.keep_link(connect, close), name=f"{name}-link")
+                tasks.create_task(self.watch_staleness(), name=f"{name}-staleness")
+                if receive is not None:
+                    tasks.create_task(receive(), name=f"{name}-receive")
+                for rate, cycle in cycles.items():
+                    tasks.create_task(
+                        poll_on_schedule(self.clock, 1.0 / rate, cycle, self),
+                        name=f"{name}-poll-{rate:g}Hz",
+                    )
+        finally:
+            # A stopped driver lets go of its port: an exclusively locked serial port left
+            # open would keep the next controller in this process off the line.
+            with contextlib.suppress(Exception):
+                close()
 
     def drain(
         self, next_event: Callable[[], E | object], need_data: object, handle: Callable[[E], None]

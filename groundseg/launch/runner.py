@@ -157,7 +157,10 @@ class LaunchRunner:
                 self.sequencer, actions = Sequencer.restore(
                     self.plan, self.monitor, saved, self.count_clock.monotonic()
                 )
-                self._apply(actions)
+                # Commands a restart owes (a safing sequence cut off) wait for the devices:
+                # sent before the links are up, every one of them would fail.
+                owed = [a for a in actions if isinstance(a, Send)]
+                self._apply([a for a in actions if not isinstance(a, Send)])
                 if saved.in_flight is not None and saved.countdown in (
                     CountdownState.COUNTING,
                     CountdownState.HOLDING,
@@ -165,7 +168,7 @@ class LaunchRunner:
                 ):
                     tasks.create_task(self._reconcile(saved), name="reconcile")
                 else:
-                    tasks.create_task(self._report_positions(), name="reconcile")
+                    tasks.create_task(self._report_positions(then=owed), name="reconcile")
             self.ready.set()
             while True:
                 timeout = self._next_wake()
@@ -258,9 +261,18 @@ class LaunchRunner:
 
     def _dispatch(self, send: Send) -> None:
         assert self._tasks is not None, "the runner is not running"
-        self._tasks.create_task(
-            self._carry_out(send), name=f"command-{send.token}-{send.call.command}"
-        )
+        carry_out = self._carry_out(send)
+        try:
+            self._tasks.create_task(carry_out, name=f"command-{send.token}-{send.call.command}")
+        except RuntimeError:
+            # The runner is stopping (its task group no longer takes tasks). The command stays
+            # in flight in the saved state, so a restart reads its devices back before anything.
+            carry_out.close()
+            log.warning(
+                "command not sent: the sequencer is stopping",
+                command=send.call.command,
+                token=send.token,
+            )
 
     async def _carry_out(self, send: Send) -> None:
         call = send.call
@@ -341,6 +353,7 @@ class LaunchRunner:
             in_flight=raw["in_flight"],
             phase=raw["phase"],
             safing_next=raw["safing_next"],
+            safing_done=bool(raw.get("safing_done", False)),
         )
 
     async def _reconcile(self, saved: SequencerSnapshot) -> None:
@@ -391,8 +404,9 @@ class LaunchRunner:
             await self.clock.sleep_until(self.clock.monotonic() + self.tick_s)
         return None
 
-    async def _report_positions(self) -> None:
-        """After a restart: every valve's actual position, from fresh limit switches."""
+    async def _report_positions(self, then: Sequence[Send] = ()) -> None:
+        """After a restart: every valve's actual position, from fresh limit switches; then
+        the commands the restart owes."""
         switches = [
             (v.id, self.pad.channel(v.open_switch).index, self.pad.channel(v.closed_switch).index)
             for v in self.pad.valves.values()
@@ -409,6 +423,7 @@ class LaunchRunner:
             Announce(kind="sequence.positions", message=f"actual valve positions: {positions}")
         )
         self.reconciled = self.sequencer.snapshot(self.count_clock.monotonic()).in_flight is None
+        self._apply(then)
 
 
 def _speed(clock: Clock) -> float:

@@ -162,6 +162,8 @@ class SequencerSnapshot:
     """A step command sent and not yet confirmed."""
     phase: str | None
     safing_next: int | None
+    safing_done: bool = False
+    """Safing confirmed (or reported incomplete): a restart re-runs only an unfinished one."""
 
 
 @dataclass(slots=True)
@@ -175,6 +177,8 @@ class _Running:
     completing: int | None = None
     """Index into on_complete while its commands go out."""
     vetoed: bool = False
+    late: bool = False
+    """Held once already for running past the next step's T-time: a resume accepts the slip."""
 
 
 class Sequencer:
@@ -222,6 +226,7 @@ class Sequencer:
             in_flight=in_flight or self._reconciling,
             phase=self.phase,
             safing_next=self._safing_next,
+            safing_done=self._safing_reported,
         )
 
     def next_deadline(self, now: float) -> float | None:
@@ -470,8 +475,11 @@ class Sequencer:
         if upcoming is None or self.countdown.t(now) < upcoming:
             return []
         step = self.current_step
-        if step is None:
+        if step is None or self._run.late:
             return []
+        # Once per step: the T-clock does not move while holding, so after a resume the step
+        # would still be late, and holding again would never let it finish.
+        self._run.late = True
         return self._hold(
             now, f"behind schedule: step {step.id} not done by T{upcoming:+g} s", by="sequencer"
         )
@@ -607,9 +615,13 @@ class Sequencer:
                 severity="alarm" if saved.countdown in UNDER_WAY else "info",
             )
         ]
-        if saved.safing_next is not None:
-            machine._safing_next = saved.safing_next
-            machine._safing_since = now
+        if saved.safing_next is not None and saved.safing_done:
+            machine._safing_next = len(plan.safing.commands)
+            machine._safing_reported = True
+        elif saved.safing_next is not None:
+            # Stopped part-way through safing: which commands took effect is unknown, and every
+            # one of them only makes the pad safer, so the whole sequence runs again.
+            out += machine._start_safing(now)
         return machine, out
 
 

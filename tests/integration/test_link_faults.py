@@ -319,3 +319,15 @@ async def test_a_fault_can_be_cleared_by_any_spelling_of_its_spec(sim: Simulated
     assert sim.faults == {}
     with pytest.raises(Exception, match="no active fault"):
         await sim.clear("slow:gas_panel:delay_ms=31")
+
+
+async def test_stopped_serial_drivers_let_go_of_their_ports(
+    pad: PadDefinition, sim: SimulatedPad
+) -> None:
+    """Ports are locked exclusively: drivers stopped in this process must release them, or
+    the next controller here (a restart on a bench) never gets the line."""
+    serial_devices = ["gas_panel", "umbilical", "weather"]
+    async with run_drivers(pad, sim.endpoints, only=serial_devices):
+        pass
+    async with run_drivers(pad, sim.endpoints, only=serial_devices, connect_within=5.0) as rig:
+        await rig.wait_quality(UMB_FAST, Quality.GOOD, within=3.0)

@@ -247,6 +247,13 @@ def test_a_step_not_done_by_the_next_t_time_holds_the_count_there() -> None:
     assert state_of(machine) is CountdownState.HOLDING
     assert "behind schedule: step fast_fill" in machine.countdown.hold_reason
     assert machine.countdown.t(3300.0) == pytest.approx(-600.0)
+    # the director accepts the slip: the late step finishes, then the due step goes at once
+    machine.handle(Resume(by="director"), 3400.0)
+    assert state_of(machine) is CountdownState.COUNTING
+    t.truths[FULL] = Truth.TRUE
+    sent = confirm_all(machine, machine.tick(3410.0), 3410.0)
+    assert sent == ["lox.fast_fill_valve.close", "lox.s1.vent_valve.close"]
+    assert state_of(machine) is CountdownState.COUNTING
 
 
 def test_an_interlock_lost_while_a_step_runs_holds_the_count() -> None:
@@ -369,3 +376,28 @@ def test_the_t_clock_ignores_how_long_the_controller_was_down() -> None:
     saved = machine.snapshot(100.0)
     back, _ = Sequencer.restore(plan(), t, saved, 99_999.0)
     assert back.countdown.t(99_999.0) == pytest.approx(saved.t_s)
+
+
+def test_safing_cut_off_by_a_restart_runs_again_from_its_first_command() -> None:
+    machine, t = ready()
+    machine.handle(StartCount(by="director"), 0.0)
+    first = sends(machine.handle(Abort(reason="test", by="director"), 50.0))
+    assert [str(s.call) for s in first] == ["lox.fast_fill_valve.close"]  # then a crash
+    back, actions = Sequencer.restore(plan(), t, machine.snapshot(50.0), 5.0)
+    assert state_of(back) is CountdownState.ABORTED
+    assert "safing.started" in kinds(actions)
+    assert confirm_all(back, actions, 6.0) == ["lox.fast_fill_valve.close", "lox.pump.stop"]
+    t.truths["lox.pump.running == STOPPED"] = Truth.TRUE
+    assert "safing.complete" in kinds(back.tick(7.0))
+
+
+def test_finished_safing_is_not_sent_again_after_a_restart() -> None:
+    machine, t = ready()
+    machine.handle(StartCount(by="director"), 0.0)
+    t.truths["lox.pump.running == STOPPED"] = Truth.TRUE
+    confirm_all(machine, machine.handle(Abort(reason="test", by="director"), 50.0), 50.0)
+    assert machine.snapshot(51.0).safing_done
+    back, actions = Sequencer.restore(plan(), t, machine.snapshot(51.0), 5.0)
+    assert sends(actions) == []
+    assert sends(back.tick(500.0)) == []
+    assert "safing" not in " ".join(kinds(back.tick(501.0)))
