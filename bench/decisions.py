@@ -6,9 +6,10 @@ from a sensor change in hw_sim to the hold, through the real links.
 
 The first runs the launch runner, the monitor and the sequencer of the shipped pad on the
 controller's bus while a load generator offers 250k samples/s on channels the rules do not
-read (so the rules see only the trigger, as on a calm pad). Each trial puts the stage-1 LOX
-ullage transmitters over their redline for its persistence, times the last of those
-batches to the hold, clears, resumes. The second runs a controller against the simulated
+read (so the rules see only the trigger, as on a calm pad), with the count's phase set to
+the terminal count (its steps left out). Each trial puts the stage-1 LOX ullage
+transmitters over their MEOP redline for its persistence, times the last of those batches
+to the hold, clears, resumes. The second runs a controller against the simulated
 pad at real speed, sticks the pad's area-clear switch at OCCUPIED and times the fault to
 the hold of a persistence-1 redline added for the bench.
 """
@@ -20,6 +21,7 @@ import contextlib
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,11 @@ __all__ = ["run_decision_benchmarks"]
 PAD_FILE = Path(__file__).resolve().parents[1] / "pads" / "baiterek.toml"
 LOAD_RATE = 250_000
 LOAD_BATCH = 500
+KEEP_FRESH_EVERY = 10
+"""Load batches between two samples of the kept-fresh channels: 50 Hz, well inside their
+staleness (three 10 Hz periods), and no busier than the real transmitters."""
+ALIVE = 2.0
+"""What the kept-fresh channels read: under every armed limit (ullage pressures in bar)."""
 TRIGGER = ("lox.s1.ullage_pressure.a", "lox.s1.ullage_pressure.b", "lox.s1.ullage_pressure.c")
 BENCH_REDLINE = """
 [[redlines]]
@@ -65,15 +72,19 @@ def _histogram(values_ms: list[float]) -> str:
 
 
 class _Watch:
-    """Times when events of a kind are published on the bus."""
+    """Times when events of a kind (raised by a given rule, if one is named) are published
+    on the bus."""
 
-    def __init__(self, bus: Bus, kind: str) -> None:
-        self.kind = kind
+    def __init__(self, bus: Bus, kind: str, *, by: str | None = None) -> None:
         self.times: list[float] = []
         publish = bus.publish
 
         def timed(item: SampleBatch | Event) -> None:
-            if isinstance(item, Event) and item.kind == kind:
+            if (
+                isinstance(item, Event)
+                and item.kind == kind
+                and (by is None or item.fields.get("by") == by)
+            ):
                 self.times.append(time.perf_counter())
             publish(item)
 
@@ -82,12 +93,16 @@ class _Watch:
 
 def _unread_channels(pad: PadDefinition, plan: LaunchPlan) -> np.ndarray:
     """Channels no rule reads: load on them exercises the bus and the monitor's updates
-    without tripping anything."""
+    without tripping anything (valves' commands and limit switches are read by the
+    discrepancy checks)."""
     read = {c for r in plan.redlines for c in ((r.channel,) if r.channel is not None else ())}
     read |= {c for r in plan.redlines if r.when for c in r.when.channels}
     read |= {c for v in plan.votes for c in v.group.channels}
     read |= {c for r in plan.redlines for c in r.stale}
     read |= {c for i in plan.interlocks for c in i.permit.channels}
+    for valve in pad.valves.values():
+        for channel in (valve.command, valve.open_switch, valve.closed_switch):
+            read.add(pad.channel(channel).index)
     return np.array([c.index for c in pad.channels if c.index not in read], dtype=np.uint32)
 
 
@@ -129,66 +144,94 @@ def _runner(
     )
 
 
+class _Load:
+    """The telemetry load on channels no rule reads; the links' liveness channels, and the
+    trigger transmitters at a calm value between trials, kept fresh (stale, they would
+    hold the count)."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        clock: SystemClock,
+        plan: LaunchPlan,
+        *,
+        quiet: np.ndarray,
+        trigger: np.ndarray,
+        calm: float,
+    ) -> None:
+        self.bus, self.clock, self.trigger, self.calm = bus, clock, trigger, calm
+        # Links' liveness channels and the other voted transmitters: stale or failed, they
+        # would hold the count.
+        alive = {c for r in plan.redlines for c in r.stale}
+        alive |= {c for v in plan.votes for c in v.group.channels} - set(trigger.tolist())
+        self.alive = np.array(sorted(alive), dtype=np.uint32)
+        self.channels = np.resize(quiet, LOAD_BATCH).astype(np.uint32)
+        self.drain = bus.subscribe("drain", capacity=1_000_000, overflow=Overflow.DROP_OLDEST)
+        self.offered = 0
+        self.in_trial = False
+
+    async def run(self) -> None:
+        period = LOAD_BATCH / LOAD_RATE
+        next_at = time.perf_counter()
+        while True:
+            self.bus.publish(_batch(self.clock, self.channels, 1.0))
+            self.offered += LOAD_BATCH
+            if self.offered % (LOAD_BATCH * KEEP_FRESH_EVERY) == 0:
+                self.bus.publish(_batch(self.clock, self.alive, ALIVE))
+                if not self.in_trial:
+                    self.bus.publish(_batch(self.clock, self.trigger, self.calm))
+            while self.drain.get_nowait() is not None:
+                pass
+            next_at += period
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+
+
 async def bus_to_hold(trials: int) -> tuple[list[float], int]:
     """Latencies (ms) from the batch that completes a redline's persistence to the hold."""
     pad = load_pad(PAD_FILE)
-    plan = compile_plan(pad)
-    redline = next(
-        r for r in plan.redlines if r.vote == "lox.s1.ullage_pressure" and r.reaction == "hold"
-    )
+    # The count's steps are left out: they would wait on telemetry this bench never sends.
+    plan = replace(compile_plan(pad), steps=())
+    redline = next(r for r in plan.redlines if r.id == "lox.s1.ullage.meop")
+    assert redline.above is not None
+    over, calm = redline.above + 0.3, redline.above - 0.5
     bus = Bus()
-    hold = _Watch(bus, "countdown.hold")
+    hold = _Watch(bus, "countdown.hold", by=redline.id)
     clock = SystemClock()
     with tempfile.TemporaryDirectory() as state:
         runner = _runner(pad, plan, bus, clock, Path(state))
         monitor = runner.monitor
-        drain = bus.subscribe("drain", capacity=1_000_000, overflow=Overflow.DROP_OLDEST)
         quiet = _unread_channels(pad, plan)
         trigger = np.array([pad.channel(c).index for c in TRIGGER], dtype=np.uint32)
-        offered = 0
-
-        async def load() -> None:
-            nonlocal offered
-            period = LOAD_BATCH / LOAD_RATE
-            channels = np.resize(quiet, LOAD_BATCH).astype(np.uint32)
-            next_at = time.perf_counter()
-            while True:
-                bus.publish(_batch(clock, channels, 1.0))
-                offered += LOAD_BATCH
-                while drain.get_nowait() is not None:
-                    pass
-                next_at += period
-                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-
+        load = _Load(bus, clock, plan, quiet=quiet, trigger=trigger, calm=calm)
         latencies: list[float] = []
         async with asyncio.TaskGroup() as tasks:
             running = tasks.create_task(runner.run(), name="launch")
             await runner.ready.wait()
-            loader = tasks.create_task(load(), name="load")
-            for value in (2.0, 2.0, 2.0):
-                bus.publish(_batch(clock, trigger, value))
+            loader = tasks.create_task(load.run(), name="load")
+            await _until(lambda: _fresh(runner.monitor, trigger), 5.0)
             runner.request(StartCount(by="bench"))
+            runner.arm_phase(sorted(redline.phases)[0])
             started = time.perf_counter()
             for _ in range(trials):
+                load.in_trial = True
                 for _ in range(redline.persistence - 1):
-                    bus.publish(_batch(clock, trigger, (redline.above or 3.2) + 0.3))
+                    bus.publish(_batch(clock, trigger, over))
                     await asyncio.sleep(0.002)
                 before = len(hold.times)
                 sent = time.perf_counter()
-                bus.publish(_batch(clock, trigger, (redline.above or 3.2) + 0.3))
-                while len(hold.times) == before:
-                    await asyncio.sleep(0)
+                bus.publish(_batch(clock, trigger, over))
+                await _until(lambda before=before: len(hold.times) > before, 5.0)  # type: ignore[misc]
                 latencies.append((hold.times[before] - sent) * 1000)
-                for _ in range(redline.persistence + 1):
-                    bus.publish(_batch(clock, trigger, 2.0))
-                    await asyncio.sleep(0.002)
-                while monitor.acting_holds():
-                    await asyncio.sleep(0.001)
+                load.in_trial = False
+                await _until(lambda: not monitor.acting_holds(), 5.0)
                 runner.request(Resume(by="bench"))
+                await _until(
+                    lambda: runner.sequencer.countdown.state is CountdownState.COUNTING, 5.0
+                )
             elapsed = time.perf_counter() - started
             loader.cancel()
             running.cancel()
-    return latencies, round(offered / elapsed)
+    return latencies, round(load.offered / elapsed)
 
 
 async def sensor_to_hold(trials: int) -> tuple[list[float], float]:
@@ -201,7 +244,7 @@ async def sensor_to_hold(trials: int) -> tuple[list[float], float]:
             controller = Controller(
                 pad, ControllerSettings(state_dir=Path(state), endpoints=sim.endpoints)
             )
-            hold = _Watch(controller.bus, "countdown.hold")
+            hold = _Watch(controller.bus, "countdown.hold", by="bench.area_occupied")
             async with asyncio.TaskGroup() as tasks:
                 running = tasks.create_task(controller.run(), name="controller")
                 await controller.ready.wait()
@@ -209,7 +252,12 @@ async def sensor_to_hold(trials: int) -> tuple[list[float], float]:
                 assert launch is not None
                 await _until(lambda: _all_fresh(controller), 15.0)
                 launch.request(StartCount(by="bench"))
+                rng = np.random.default_rng(3)
                 for _ in range(trials):
+                    # A trial starts right after the poll that saw the last one clear: without
+                    # a random offset every fault would land just after a poll and wait the
+                    # whole period, which measures the trial's rhythm, not the path.
+                    await asyncio.sleep(float(rng.uniform(0.0, period_s)))
                     before = len(hold.times)
                     faulted = time.perf_counter()
                     await sim.inject("stuck:pad.area_clear:value=0")
@@ -224,6 +272,15 @@ async def sensor_to_hold(trials: int) -> tuple[list[float], float]:
                     )
                 running.cancel()
     return latencies, period_s
+
+
+def _fresh(monitor: Monitor, channels: np.ndarray) -> bool:
+    now_ns = time.monotonic_ns()
+    return all(
+        trusted_value(monitor.latest, int(c), now_ns=now_ns, stale_after_ns=monitor.stale_after_ns)
+        is not None
+        for c in channels
+    )
 
 
 def _all_fresh(controller: Controller) -> bool:

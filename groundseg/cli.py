@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence, Sized
 from pathlib import Path
 
 from groundseg import __version__
@@ -160,12 +160,17 @@ def _check_config(args: argparse.Namespace) -> int:
     if plan.steps:
         start = plan.countdown.start_t_s
         console.print(
-            f"  launch: count from T{start / 3600:+g} h, {len(plan.steps)} steps in {len(plan.phases)} phases, "
-            f"{len(plan.countdown.holds)} built-in holds; {len(plan.interlocks)} interlocks, "
-            f"{len(plan.redlines)} redlines, {len(plan.votes)} votes; {len(plan.safing.commands)} safing commands",
+            f"  launch: count from T{start / 3600:+g} h, {_count(plan.steps, 'step')} in "
+            f"{_count(plan.phases, 'phase')}, {_count(plan.countdown.holds, 'built-in hold')}; "
+            f"{_count(plan.interlocks, 'interlock')}, {_count(plan.redlines, 'redline')}, "
+            f"{_count(plan.votes, 'vote')}; {_count(plan.safing.commands, 'safing command')}",
             highlight=False,
         )
     return 0
+
+
+def _count(items: Sized, noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
 def _poll(args: argparse.Namespace) -> int:

@@ -321,6 +321,9 @@ class SimulatedPad:
                 self.plant.force(target, fault.param("value") if active else None)
             case _:
                 await self._apply_link(target)
+        if kind.layer != "link":
+            # On the wire at once, as a real sensor's change would be, not at the next tick.
+            self.refresh(force=True)
 
     async def _apply_link(self, device_id: str) -> None:
         link = LinkFaults()

@@ -111,6 +111,14 @@ class LaunchRunner:
         log.info("countdown request", request=type(event).__name__, by=getattr(event, "by", ""))
         self._apply(actions)
 
+    def arm_phase(self, phase: str) -> None:
+        """For test benches: put the count in `phase` without running the steps to it, so
+        the redlines and limits of that phase are armed (a proof test, a latency bench)."""
+        if phase not in self.plan.phases:
+            raise ValueError(f"unknown phase {phase!r} (phases: {', '.join(self.plan.phases)})")
+        self.sequencer.phase = phase
+        self._apply([Announce(kind="sequence.phase", message=f"phase {phase} armed by a bench")])
+
     def vetoes(self, command: str) -> list[Veto]:
         """The interlocks withholding `command` now (the gate asks this)."""
         return self.monitor.vetoes(command, self._monotonic_ns())
@@ -170,8 +178,12 @@ class LaunchRunner:
                 else:
                     tasks.create_task(self._report_positions(then=owed), name="reconcile")
             self.ready.set()
+            due = self.clock.monotonic()
             while True:
-                timeout = self._next_wake()
+                # The earliest of what was due already and what a batch may have brought
+                # forward: a steady stream of batches must not keep pushing the timer back.
+                due = min(due, self.clock.monotonic() + self._next_wake())
+                timeout = max(0.0, due - self.clock.monotonic())
                 item = None
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(timeout):
@@ -182,7 +194,11 @@ class LaunchRunner:
                     while (more := samples.get_nowait()) is not None:
                         if isinstance(more, SampleBatch):
                             self.take(more)
-                self._on_time()
+                # Time's work only when something is due: after every batch it would cost
+                # each batch (and so the next hold) a full pass over the timers.
+                if self.clock.monotonic() >= due:
+                    self._on_time()
+                    due = float("inf")
 
     def take(self, batch: SampleBatch) -> None:
         """One batch: monitor, reactions, waits."""
@@ -292,7 +308,6 @@ class LaunchRunner:
         self._apply(self.sequencer.command_done(done, self.count_clock.monotonic()))
 
     def _announce(self, announce: Announce) -> None:
-        log.info(announce.kind, message=announce.message)
         self.bus.publish(
             Event(
                 kind=announce.kind,
@@ -303,6 +318,8 @@ class LaunchRunner:
                 fields=announce.fields,
             )
         )
+        # The event first: formatting a log line costs more than deciding the hold did.
+        log.info(announce.kind, message=announce.message)
 
     def _alarm_changes(self, changes: Sequence[AlarmChange]) -> None:
         for change in changes:

@@ -100,6 +100,10 @@ class LimitSet:
         self._count = np.zeros(n, dtype=np.int64)
         self._since_ns = np.zeros(n, dtype=np.int64)
 
+    def watches(self, channel: int) -> bool:
+        """Whether a rule of this set reads `channel`."""
+        return bool(self._rule_of[channel] >= 0)
+
     def _raw(
         self, rule: npt.NDArray[np.intp], value: npt.NDArray[np.float64], shrink: float
     ) -> npt.NDArray[np.int8]:

@@ -87,6 +87,10 @@ class Monitor:
         self._stale = [r for r in plan.redlines if r.stale]
         self._stale_reads = _reads(n, [r.stale for r in self._stale])
         self._discrepancy = DiscrepancyMonitor(pad)
+        self._valve_channels = np.zeros(len(pad.channels), dtype=bool)
+        for valve in pad.valves.values():
+            for channel in (valve.command, valve.open_switch, valve.closed_switch):
+                self._valve_channels[pad.channel(channel).index] = True
         self._tripped: dict[str, bool] = {r.id: False for r in plan.redlines}
         self._acting: dict[str, bool] = {}
         self.phase: str | None = None
@@ -125,7 +129,10 @@ class Monitor:
             found += self._condition(self._conditions[k], self.now_ns)
         for k in np.flatnonzero(self._stale_reads[:, touched].any(axis=1)):
             found += self._freshness(self._stale[k], self.now_ns)
-        found += self._discrepancies(self.now_ns)
+        if self._valve_channels[batch.channel].any():
+            # Valve windows running out are the timer's (tick); a batch matters only when
+            # it brings a command's readback or a limit switch.
+            found += self._discrepancies(self.now_ns)
         return found
 
     def tick(self, now_ns: int) -> list[Finding]:
@@ -207,6 +214,8 @@ class Monitor:
                 quality=quality,
             )
             for limits in self._limits if sample else ():
+                if not limits.limits.watches(index):
+                    continue
                 for change in limits.update(batch):
                     found += self._limit_changed(limits, change.rule, change.after, now_ns)
             before = self._vote_status[plan.group.name]

@@ -70,8 +70,7 @@ def arm(launch: Launch, rule: Redline) -> None:
     """Start the count and put the sequence in the rule's phase (as a bench does)."""
     launch.runner.request(StartCount(by="test"))
     if rule.phases:
-        launch.sequencer.phase = sorted(rule.phases)[0]
-        launch.runner._apply([])  # re-arms the monitor for the new phase
+        launch.runner.arm_phase(sorted(rule.phases)[0])
 
 
 async def test_fast_fill_before_chilldown_is_vetoed_and_nothing_goes_on_the_wire(

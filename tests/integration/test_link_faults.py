@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pymodbus.client import AsyncModbusTcpClient
 
 from groundseg.config import PadDefinition, RegisterSource, Table
 from groundseg.drivers.modbus import ModbusDriver
@@ -331,3 +332,27 @@ async def test_stopped_serial_drivers_let_go_of_their_ports(
         pass
     async with run_drivers(pad, sim.endpoints, only=serial_devices, connect_within=5.0) as rig:
         await rig.wait_quality(UMB_FAST, Quality.GOOD, within=3.0)
+
+
+async def test_a_sensor_fault_is_on_the_wire_at_once(pad: PadDefinition, sim: SimulatedPad) -> None:
+    """A stuck switch reads stuck on the very next request, not a plant tick later: latency
+    benches time from the fault, so the simulator must add none of its own."""
+    source = pad.channel("pad.area_clear").source
+    assert isinstance(source, RegisterSource)
+    address = source.address
+    host, port = sim.endpoints["plc"].rsplit(":", 1)
+    client = AsyncModbusTcpClient(host, port=int(port))
+    await client.connect()
+    try:
+        unit = pad.devices["plc"].unit_id
+        before = await client.read_discrete_inputs(address, count=1, device_id=unit)
+        assert before.bits[0] is True, "the pad starts clear"
+        for _ in range(20):
+            await sim.inject("stuck:pad.area_clear:value=0")
+            after = await client.read_discrete_inputs(address, count=1, device_id=unit)
+            assert after.bits[0] is False
+            await sim.clear("stuck:pad.area_clear:value=0")
+            back = await client.read_discrete_inputs(address, count=1, device_id=unit)
+            assert back.bits[0] is True
+    finally:
+        client.close()

@@ -106,8 +106,7 @@ async def test_redline_proof(
             launch.runner.request(StartCount(by="proof"))
             if redline.phases:
                 # Put the sequence in the rule's phase as a bench would: arm it.
-                launch.sequencer.phase = sorted(redline.phases)[0]
-                launch.runner._apply([])  # re-arms the monitor for the new phase
+                launch.runner.arm_phase(sorted(redline.phases)[0])
         assert _reaction(launch, redline) is None, "tripped before the trigger"
         injected_ns = launch.controller.clock.time_ns()
         for fault in trigger.faults:
