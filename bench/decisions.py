@@ -35,6 +35,7 @@ from groundseg.gate.policies import authority_for
 from groundseg.launch.runner import LaunchRunner
 from groundseg.quality import Quality
 from groundseg.rules.conditions import trusted_value
+from groundseg.rules.discrepancy import DiscrepancyMonitor
 from groundseg.sequencer.countdown import CountdownState, Resume
 from groundseg.sequencer.machine import StartCount
 from groundseg.sequencer.monitor import Monitor
@@ -100,9 +101,7 @@ def _unread_channels(pad: PadDefinition, plan: LaunchPlan) -> np.ndarray:
     read |= {c for v in plan.votes for c in v.group.channels}
     read |= {c for r in plan.redlines for c in r.stale}
     read |= {c for i in plan.interlocks for c in i.permit.channels}
-    for valve in pad.valves.values():
-        for channel in (valve.command, valve.open_switch, valve.closed_switch):
-            read.add(pad.channel(channel).index)
+    read |= set(DiscrepancyMonitor(pad).channels)
     return np.array([c.index for c in pad.channels if c.index not in read], dtype=np.uint32)
 
 
@@ -284,13 +283,7 @@ def _fresh(monitor: Monitor, channels: np.ndarray) -> bool:
 
 
 def _all_fresh(controller: Controller) -> bool:
-    monitor = controller.monitor
-    now_ns = round(controller.clock.monotonic() * 1e9)
-    return all(
-        trusted_value(monitor.latest, c.index, now_ns=now_ns, stale_after_ns=monitor.stale_after_ns)
-        is not None
-        for c in controller.pad.channels
-    )
+    return _fresh(controller.monitor, np.arange(len(controller.pad.channels)))
 
 
 async def _until(check: Callable[[], bool], within: float) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import statistics
 import time
 from collections.abc import Sequence
@@ -52,45 +53,60 @@ def percentile(values: Sequence[float], percent: float) -> float:
 
 def write_results(results: Sequence[Result], *, quick: bool, merge: bool = False) -> str:
     """Record the results as JSON and in the README's results table; returns the table.
-    With `merge`, these replace the rows of the same name in the last record and the rest
-    stay (a re-run of some groups); each row keeps the time it was measured."""
+    With `merge`, these replace the rows of the same name in the README's table and the rest
+    stay (a re-run of some groups). The README is the record: it is in every checkout,
+    where results/latest.json is this machine's last run only."""
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     machine = (
         f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
     )
-    rows = [asdict(r) | {"when": stamp} for r in results]
-    latest = BENCH_DIR / "results" / "latest.json"
-    if merge and latest.exists():
-        previous = json.loads(latest.read_text())
-        fresh = {row["name"]: row for row in rows}
-        kept = [
-            fresh.pop(old["name"], old | {"when": old.get("when", previous["when"])})
-            for old in previous["results"]
-        ]
-        rows = kept + list(fresh.values())
-    whens = sorted({row["when"] for row in rows})
-    when = whens[0] if len(whens) == 1 else f"{whens[0]} to {whens[-1]} (rows re-run separately)"
+    text = README.read_text() if README.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    fresh = {
+        r.name: f"| {r.name} | {r.value:.3g} {r.unit} | {r.target} |"
+        f" {'yes' if r.passed else '**no**'} | {r.detail} |"
+        for r in results
+    }
+    since, recorded = _recorded(text) if merge else (stamp, {})
+    rows = [fresh.pop(name, line) for name, line in recorded.items()] + list(fresh.values())
+    kept = len(rows) > len(results)
+    when = f"{since} to {stamp} (rows re-run separately)" if kept else stamp
     lines = [
         f"Last run: {when} on {machine}{' (quick run: shorter trials)' if quick else ''}.",
         "",
         "| benchmark | result | target | met | how it was measured |",
         "|---|---|---|---|---|",
+        *rows,
     ]
-    lines.extend(
-        f"| {r['name']} | {r['value']:.3g} {r['unit']} | {r['target']} |"
-        f" {'yes' if r['passed'] else '**no**'} | {r['detail']} |"
-        for r in rows
-    )
     table = "\n".join(lines)
     (BENCH_DIR / "results").mkdir(exist_ok=True)
-    payload = {"when": stamp, "machine": machine, "quick": quick, "results": rows}
-    latest.write_text(json.dumps(payload, indent=2, default=_plain) + "\n")
-    text = README.read_text() if README.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
+    payload = {
+        "when": stamp,
+        "machine": machine,
+        "quick": quick,
+        "results": [asdict(r) for r in results],
+    }
+    (BENCH_DIR / "results" / "latest.json").write_text(
+        json.dumps(payload, indent=2, default=_plain) + "\n"
+    )
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         _, tail = rest.split(END, 1)
         README.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}")
     return table
+
+
+def _recorded(text: str) -> tuple[str, dict[str, str]]:
+    """The README table's earliest run time and its rows by benchmark name."""
+    if BEGIN not in text or END not in text:
+        return "", {}
+    body = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    stamps = re.findall(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", body.split("|", 1)[0])
+    rows = {
+        line.split(" | ", 1)[0].removeprefix("| "): line
+        for line in body.splitlines()
+        if line.startswith("| ") and not line.startswith("| benchmark |")
+    }
+    return min(stamps, default="an earlier run"), rows
 
 
 def _plain(value: object) -> object:

@@ -74,6 +74,11 @@ class DiscrepancyMonitor:
             for v in chosen
         ]
 
+    @property
+    def channels(self) -> list[int]:
+        """The channels it reads: each valve's command readback and limit switches."""
+        return [c for w in self._watches for c in (w.command, w.open_switch, w.closed_switch)]
+
     def check(self, inputs: ConditionInputs, now_ns: int) -> list[Discrepancy]:
         """New discrepancies (each reported once until the valve agrees again)."""
         found = []

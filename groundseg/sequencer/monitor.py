@@ -88,9 +88,7 @@ class Monitor:
         self._stale_reads = _reads(n, [r.stale for r in self._stale])
         self._discrepancy = DiscrepancyMonitor(pad)
         self._valve_channels = np.zeros(len(pad.channels), dtype=bool)
-        for valve in pad.valves.values():
-            for channel in (valve.command, valve.open_switch, valve.closed_switch):
-                self._valve_channels[pad.channel(channel).index] = True
+        self._valve_channels[self._discrepancy.channels] = True
         self._tripped: dict[str, bool] = {r.id: False for r in plan.redlines}
         self._acting: dict[str, bool] = {}
         self.phase: str | None = None
