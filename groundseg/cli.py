@@ -20,6 +20,7 @@ from pathlib import Path
 from groundseg import __version__
 from groundseg.clock import SystemClock
 from groundseg.config import LinkKind, PadDefinition, load_pad
+from groundseg.demo import add_demo_command
 from groundseg.drivers.factory import build_drivers, with_endpoints
 from groundseg.drivers.modbus import plan_reads
 from groundseg.errors import AuditBroken, ConfigError, ConfigProblem, GroundsegError
@@ -30,6 +31,7 @@ from groundseg.sequencer.plan import compile_plan
 from groundseg.service_cli import add_service_commands
 from groundseg.simulator import simulator_process
 from groundseg.telemetry.latest import LatestValues
+from groundseg.users_cli import add_users_command
 
 __all__ = ["main"]
 
@@ -123,6 +125,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     poll.set_defaults(handler=_poll)
     add_service_commands(commands)
+    add_demo_command(commands)
+    add_users_command(commands)
     return parser
 
 

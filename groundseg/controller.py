@@ -2,8 +2,10 @@
 
     drivers --batches, events--> bus --> journal (must not drop) --records--> MQTT publisher
                                     |--> live view (drops oldest) --> latest values, events
-                                    \\--> launch runner (must not drop): monitor, sequencer
-                                          --> command gate --> drivers' write path
+                                    |--> launch runner (must not drop): monitor, sequencer
+                                    |     --> command gate --> drivers' write path
+                                    \\--> operator API (drops oldest): console stream
+    operators --> operator API (authenticated, role-checked) --> launch runner, command gate
 
 Everything is started in one task group and stopped together. A batch is journaled before
 it is published; if the journal cannot take it (disk full) an alarm is raised, the batch
@@ -23,6 +25,17 @@ from typing import Literal
 
 import structlog
 
+from groundseg.api import (
+    ApiContext,
+    ApiServer,
+    ApiSettings,
+    Sessions,
+    StreamHub,
+    UserStore,
+    create_app,
+)
+from groundseg.api.routes_read import full_state
+from groundseg.api.views import alarm_view, armings_view
 from groundseg.clock import Clock, ScaledClock, SystemClock
 from groundseg.config import PadDefinition
 from groundseg.drivers.base import Driver
@@ -72,11 +85,18 @@ class ControllerSettings:
     verify_floor_s: float = 0.5
     """Shortest readback window in real time, whatever the count speed (links keep real time)."""
     launch_tick_s: float = 0.1
+    api: ApiSettings | None = None
+    """None: no operator API (a bench or a test drives the runner directly)."""
 
 
 class Controller:
     def __init__(
-        self, pad: PadDefinition, settings: ControllerSettings, *, clock: Clock | None = None
+        self,
+        pad: PadDefinition,
+        settings: ControllerSettings,
+        *,
+        clock: Clock | None = None,
+        users: UserStore | None = None,
     ) -> None:
         self.pad = with_endpoints(pad, settings.endpoints, source="endpoints")
         self.settings = settings
@@ -112,6 +132,9 @@ class Controller:
         self.launch: LaunchRunner | None = None
         self.ready = asyncio.Event()
         self.mqtt_port: int | None = None
+        self.users = users
+        self.hub: StreamHub | None = None
+        self.api_server: ApiServer | None = None
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -177,7 +200,14 @@ class Controller:
                 tasks.create_task(self.publisher.run(), name="publisher")
                 tasks.create_task(self.live.run(), name="live")
                 tasks.create_task(self.launch.run(), name="launch")
+                if self.settings.api is not None:
+                    self.api_server = self._operator_api(self.settings.api)
+                    assert self.hub is not None
+                    tasks.create_task(self.hub.run(), name="console-stream")
+                    tasks.create_task(self.api_server.run(), name="operator-api")
                 await self.launch.ready.wait()
+                if self.api_server is not None:
+                    await self.api_server.ready.wait()
                 for device_id, driver in self.drivers.items():
                     tasks.create_task(driver.run(), name=f"driver-{device_id}")
                 self.ready.set()
@@ -191,6 +221,39 @@ class Controller:
             self.journal.close()
             if self.audit is not None:
                 self.audit.close()
+
+    def _operator_api(self, settings: ApiSettings) -> ApiServer:
+        assert self.launch is not None
+        assert self.gate is not None
+        launch, gate = self.launch, self.gate
+        users = self.users
+        if users is None:
+            if settings.users_file is None:
+                raise ValueError("the operator API needs accounts: a users file or a UserStore")
+            users = UserStore.load(settings.users_file)
+        self.hub = StreamHub(
+            [c.id for c in self.pad.channels],
+            bus=self.bus,
+            state=lambda: full_state(context),
+            alarms=lambda: [
+                alarm_view(a, launch.clock.monotonic()) for a in launch.alarms.alarms()
+            ],
+            armings=lambda: armings_view(gate.authority, self.clock.monotonic()),
+            rate_hz=settings.display_hz,
+        )
+        context = ApiContext(
+            pad=self.pad,
+            plan=self.plan,
+            runner=launch,
+            gate=gate,
+            audit=self.audit,
+            clock=self.clock,
+            hub=self.hub,
+            users=users,
+            sessions=Sessions(lifetime_s=settings.session_hours * 3600),
+            limits=settings.limits,
+        )
+        return ApiServer(create_app(context), settings)
 
     @contextlib.asynccontextmanager
     async def _broker(self) -> AsyncIterator[MqttSettings]:

@@ -17,6 +17,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from groundseg.api import ApiSettings
 from groundseg.clock import SystemClock
 from groundseg.config import load_pad
 from groundseg.controller import Controller, ControllerSettings
@@ -33,7 +34,14 @@ from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.bus import Overflow
 from groundseg.telemetry.latest import LatestValues
 
-__all__ = ["add_service_commands"]
+__all__ = [
+    "add_api_arguments",
+    "add_service_commands",
+    "api_settings",
+    "mqtt_arguments",
+    "mqtt_settings",
+    "parse_host_port",
+]
 
 
 def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -99,7 +107,8 @@ def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         default=1.0,
         help="retained latest-value messages per channel per second",
     )
-    _mqtt_arguments(controller, required=False)
+    mqtt_arguments(controller, required=False)
+    add_api_arguments(controller, default=None)
     controller.set_defaults(handler=_controller)
 
     ingest = commands.add_parser("ingest", help="MQTT telemetry into InfluxDB or VictoriaMetrics")
@@ -145,11 +154,11 @@ def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     ingest.add_argument(
         "--lines-per-write", type=int, default=5000, help="frames per database write"
     )
-    _mqtt_arguments(ingest, required=True)
+    mqtt_arguments(ingest, required=True)
     ingest.set_defaults(handler=_ingest)
 
 
-def _mqtt_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+def mqtt_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
     default = os.environ.get("GROUNDSEG_MQTT")
     parser.add_argument(
         "--mqtt",
@@ -173,17 +182,70 @@ def _mqtt_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("--mqtt-key", type=Path, default=None)
 
 
-def _mqtt_settings(args: argparse.Namespace) -> MqttSettings | None:
+def add_api_arguments(parser: argparse.ArgumentParser, *, default: str | None) -> None:
+    parser.add_argument(
+        "--api",
+        default=default,
+        metavar="HOST:PORT",
+        help="serve the operator API and console here (port 0: any free port)"
+        + ("" if default is None else f"; default {default}"),
+    )
+    parser.add_argument(
+        "--users",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --api: the accounts file (`groundseg users add`)",
+    )
+    parser.add_argument("--tls-cert", type=Path, default=None, help="with --api: serve HTTPS")
+    parser.add_argument("--tls-key", type=Path, default=None, help="with --tls-cert: its key")
+    parser.add_argument(
+        "--session-hours", type=float, default=8.0, help="with --api: how long a login lasts"
+    )
+    parser.add_argument(
+        "--display-hz", type=float, default=10.0, help="with --api: console update rate"
+    )
+
+
+def api_settings(args: argparse.Namespace, *, users_required: bool = True) -> ApiSettings | None:
+    if not args.api:
+        return None
+    host, port = parse_host_port("--api", args.api)
+    if users_required and args.users is None:
+        raise ConfigError(
+            "--users",
+            [ConfigProblem(key="", expected="an accounts file with --api (groundseg users add)")],
+        )
+    if args.session_hours <= 0 or not 0 < args.display_hz <= 100:
+        raise ConfigError(
+            "--session-hours/--display-hz",
+            [ConfigProblem(key="", expected="hours > 0 and a display rate in (0, 100] Hz")],
+        )
+    return ApiSettings(
+        host=host,
+        port=port,
+        users_file=args.users,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        session_hours=args.session_hours,
+        display_hz=args.display_hz,
+    )
+
+
+def parse_host_port(option: str, text: str) -> tuple[str, int]:
+    host, _, port = str(text).rpartition(":")
+    if not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(option, [ConfigProblem(key="", expected=f"HOST:PORT, got {text!r}")])
+    return host.strip("[]"), int(port)
+
+
+def mqtt_settings(args: argparse.Namespace) -> MqttSettings | None:
     if not args.mqtt:
         return None
-    host, _, port = str(args.mqtt).rpartition(":")
-    if not host or not port.isdigit():
-        raise ConfigError(
-            "--mqtt", [ConfigProblem(key="", expected=f"HOST:PORT, got {args.mqtt!r}")]
-        )
+    host, port = parse_host_port("--mqtt", args.mqtt)
     return MqttSettings(
         host=host,
-        port=int(port),
+        port=port,
         protocol=5 if args.mqtt_protocol == "5" else 4,
         username=args.mqtt_username,
         password_file=args.mqtt_password_file,
@@ -200,7 +262,7 @@ def _announce(message: dict[str, object]) -> None:
 
 def _controller(args: argparse.Namespace) -> int:
     pad = load_pad(args.pad)
-    mqtt = _mqtt_settings(args)
+    mqtt = mqtt_settings(args)
     try:
         fsync = FsyncPolicy.parse(args.fsync)
     except ValueError as exc:
@@ -217,6 +279,7 @@ def _controller(args: argparse.Namespace) -> int:
         retention_seconds=args.retention_days * 86400 if args.retention_days else None,
         latest_hz=args.latest_hz,
         count_speed=args.speed if args.sim else 1.0,
+        api=api_settings(args),
     )
 
     async def run() -> None:
@@ -230,6 +293,7 @@ def _controller(args: argparse.Namespace) -> int:
                         "mqtt": f"127.0.0.1:{controller.mqtt_port}",
                         "journal": str(controller.journal.settings.directory),
                         "topics": controller.topics.base,
+                        "console": controller.api_server.url if controller.api_server else None,
                     }
                 )
                 if args.view:
@@ -291,7 +355,7 @@ async def _simulated(
 
 def _ingest(args: argparse.Namespace) -> int:
     pad = load_pad(args.pad)
-    mqtt = _mqtt_settings(args)
+    mqtt = mqtt_settings(args)
     assert mqtt is not None
     sinks: list[Sink] = []
     if args.influx_v1:

@@ -17,6 +17,7 @@ the console) can tell.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import hashlib
@@ -43,6 +44,8 @@ __all__ = [
 log = structlog.get_logger("groundseg.audit")
 
 GENESIS = "0" * 64
+RECENT = 1000
+"""Records kept in memory for the console's audit view (the file has them all)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,6 +124,9 @@ class AuditLog:
         path.touch(exist_ok=True)
         self._cut_torn_tail()
         self.count, self.head = verify_audit(path)
+        self._recent: collections.deque[dict[str, object]] = collections.deque(maxlen=RECENT)
+        with path.open("rb") as handle:
+            self._recent.extend(json.loads(line) for line in handle)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         self._size = os.fstat(self._fd).st_size
 
@@ -158,7 +164,12 @@ class AuditLog:
         self._size += len(line)
         self.count += 1
         self.head = record.hash
+        self._recent.append({**record.body(), "hash": record.hash})
         return record
+
+    def recent(self, limit: int) -> list[dict[str, object]]:
+        """The last `limit` records (at most RECENT), oldest first, as written."""
+        return list(self._recent)[-limit:] if limit > 0 else []
 
     def close(self) -> None:
         os.close(self._fd)

@@ -55,6 +55,8 @@ class Role(StrEnum):
     """The launch director or test conductor."""
     SAFETY = "safety"
     """Range safety."""
+    ADMIN = "admin"
+    """Accounts and sessions; reads the audit log; sends nothing to the pad."""
 
 
 DEFAULT_ROLES = frozenset({Role.OPERATOR, Role.DIRECTOR})

@@ -119,6 +119,17 @@ class LaunchRunner:
         self.sequencer.phase = phase
         self._apply([Announce(kind="sequence.phase", message=f"phase {phase} armed by a bench")])
 
+    async def wait_fresh(self, within_s: float | None = None) -> bool:
+        """Until every channel has a trusted value (the links are up); False past
+        `within_s` (default: the reconciliation timeout)."""
+        channels = range(len(self.pad.channels))
+        return await self._fresh(channels, within_s) is not None
+
+    async def wait_t(self, t_s: float) -> None:
+        """Until the T-clock reads `t_s` or later (a demo or bench changing speed there)."""
+        while self.sequencer.countdown.t(self.count_clock.monotonic()) < t_s:
+            await self.clock.sleep_until(self.clock.monotonic() + self.tick_s)
+
     def vetoes(self, command: str) -> list[Veto]:
         """The interlocks withholding `command` now (the gate asks this)."""
         return self.monitor.vetoes(command, self._monotonic_ns())
@@ -403,9 +414,12 @@ class LaunchRunner:
         )
         self.reconciled = True
 
-    async def _fresh(self, channels: Sequence[int]) -> dict[int, float] | None:
+    async def _fresh(
+        self, channels: Sequence[int], within_s: float | None = None
+    ) -> dict[int, float] | None:
         """Trusted values of `channels` once all are fresh, or None past the timeout."""
-        deadline = self.clock.monotonic() + self.reconcile_timeout_s
+        timeout = self.reconcile_timeout_s if within_s is None else within_s
+        deadline = self.clock.monotonic() + timeout
         while self.clock.monotonic() < deadline:
             values = {
                 c: trusted_value(

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol
 
@@ -64,6 +65,7 @@ __all__ = [
     "ConditionError",
     "ConditionInputs",
     "PadChannels",
+    "Term",
     "Truth",
     "channels_of",
     "parse_condition",
@@ -75,6 +77,17 @@ class Truth(IntEnum):
     FALSE = 0
     TRUE = 1
     UNKNOWN = 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Term:
+    """One comparison of a condition, evaluated: why the whole is what it is."""
+
+    text: str
+    """`lox.line.temp.a < -170`."""
+    truth: Truth
+    seen: str
+    """The values compared, as read now: `lox.line.temp.a = -181.2`, or `stale`."""
 
 
 class ConditionInputs(Protocol):
@@ -138,6 +151,34 @@ class Condition:
         value no longer counts (several poll periods), whatever its quality says."""
         return self._eval(self._root, inputs, now_ns, stale_after_ns)
 
+    def terms(
+        self,
+        inputs: ConditionInputs,
+        now_ns: int,
+        stale_after_ns: npt.NDArray[np.int64] | None = None,
+    ) -> list[Term]:
+        """Every comparison in the condition with its truth now, for a display of why a
+        permissive is red (does not touch the `for` timers)."""
+        out: list[Term] = []
+        for node in _compares(self._root):
+            left = _value(node.left, inputs, now_ns, stale_after_ns)
+            right = _value(node.right, inputs, now_ns, stale_after_ns)
+            truth = (
+                Truth.UNKNOWN
+                if left is None or right is None
+                else Truth.TRUE
+                if COMPARE[node.comparison](left, right)
+                else Truth.FALSE
+            )
+            seen = ", ".join(
+                f"{o.channel_id} = {'stale or unknown' if v is None else f'{v:g}'}"
+                for o, v in ((node.left, left), (node.right, right))
+                if isinstance(o, ChannelRef)
+            )
+            text = f"{_operand_text(node.left)} {node.comparison} {_operand_text(node.right)}"
+            out.append(Term(text=text, truth=truth, seen=seen))
+        return out
+
     def reset(self) -> None:
         """Forget how long each `for` has held (a phase change re-arms them)."""
         self._true_since = [None] * len(self._true_since)
@@ -191,6 +232,18 @@ class Condition:
         if true + unknown >= needed:
             return Truth.UNKNOWN
         return Truth.FALSE
+
+
+def _compares(node: Node) -> list[Compare]:
+    if isinstance(node, Compare):
+        return [node]
+    if isinstance(node, For | Not):
+        return _compares(node.operand)
+    return [c for operand in node.operands for c in _compares(operand)]
+
+
+def _operand_text(operand: Operand) -> str:
+    return operand.channel_id if isinstance(operand, ChannelRef) else f"{operand.value:g}"
 
 
 def _value(

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from groundseg.api import UserStore
 from groundseg.clock import Clock
 from groundseg.config import PadDefinition
 from groundseg.controller import Controller, ControllerSettings
@@ -106,6 +107,7 @@ async def launch_controller(
     state_dir: Path,
     *,
     clock: Clock | None = None,
+    users: UserStore | None = None,
     **settings: object,
 ) -> AsyncIterator[Launch]:
     """A controller (in-process MQTT broker) on the simulated pad, running until the
@@ -114,6 +116,7 @@ async def launch_controller(
         pad,
         ControllerSettings(state_dir=state_dir, endpoints=dict(endpoints), **settings),  # type: ignore[arg-type]
         clock=clock,
+        users=users,
     )
     launch = Launch(controller)
     events = controller.bus.subscribe(
