@@ -152,6 +152,8 @@ class LivePublisher:
                     async with make_client(
                         self.settings, client_id=f"{self.client_id}-live"
                     ) as client:
+                        # A stop that arrived while connecting may have been swallowed.
+                        raise_if_cancelling()
                         backoff.reset()
                         async with asyncio.TaskGroup() as session:
                             session.create_task(self._publish_latest(client), name="live-latest")

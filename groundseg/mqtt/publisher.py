@@ -29,6 +29,7 @@ from typing import Literal
 import aiomqtt
 import structlog
 
+from groundseg.cancellation import raise_if_cancelling
 from groundseg.clock import Clock
 from groundseg.codecs.frames import NOT_ARCHIVED, encode_frame
 from groundseg.drivers.backoff import Backoff
@@ -159,6 +160,7 @@ class TelemetryPublisher:
                 async with make_client(
                     self.settings, client_id=self.client_id, will=will
                 ) as client:
+                    raise_if_cancelling()
                     self._connected = True
                     backoff.reset()
                     await self._session(client)
@@ -187,6 +189,8 @@ class TelemetryPublisher:
         )
         if self.confirm == "ingest":
             await client.subscribe(self.topics.all_ingest_acks, qos=1)
+        # A stop that arrived while connecting may have been swallowed by the library.
+        raise_if_cancelling()
         # Whatever was sent but not confirmed may be lost with the old connection or broker.
         self.send_next = self.durable
         self._resend.clear()
