@@ -20,7 +20,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["InfluxDB1", "Mosquitto", "VictoriaMetrics", "free_port", "wait_for_port"]
+__all__ = [
+    "InfluxDB1",
+    "Mosquitto",
+    "VictoriaMetrics",
+    "free_port",
+    "make_certificates",
+    "wait_for_port",
+]
 
 
 def free_port() -> int:
@@ -47,7 +54,7 @@ def wait_for_port(
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {within:g} s")
 
 
-DEPLOY_ACL = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "groundseg.acl"
+DEPLOY_ACL = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto.acl"
 USERS = ("groundseg-controller", "groundseg-ingest", "viewer")
 
 
@@ -91,7 +98,7 @@ class Mosquitto:
     def _secure_settings(self) -> list[str]:
         certs = self.directory / "certs"
         certs.mkdir(exist_ok=True)
-        _make_certificates(certs)
+        make_certificates(certs)
         passwd = self.directory / "passwd"
         for user, password in self.passwords.items():
             create = [] if passwd.exists() else ["-c"]
@@ -147,7 +154,7 @@ class Mosquitto:
             broker.stop()
 
 
-def _make_certificates(certs: Path) -> None:
+def make_certificates(certs: Path) -> None:
     """A throwaway CA and a broker certificate for 127.0.0.1 (openssl, Debian's)."""
 
     def openssl(*args: str) -> None:

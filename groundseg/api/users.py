@@ -11,7 +11,6 @@ the user exists or not, so a login's timing does not tell which names are real.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,14 +115,20 @@ class UserStore:
         )
 
     def save(self, path: Path) -> None:
+        """Replace the file whole; it keeps its mode and group (a service's group may need
+        to read it), and a new file is private to its owner."""
+        try:
+            before = path.stat()
+            mode, group = before.st_mode & 0o777, before.st_gid
+        except FileNotFoundError:
+            mode, group = 0o600, -1
         document = {
             "users": [
                 {"name": a.name, "roles": sorted(a.roles), "password": a.password_hash}
                 for a in sorted(self._accounts.values(), key=lambda a: a.name)
             ]
         }
-        replace_file(path, json.dumps(document, indent=2) + "\n")
-        os.chmod(path, 0o600)
+        replace_file(path, json.dumps(document, indent=2) + "\n", mode=mode, group=group)
 
     def add(self, name: str, password: str, roles: Iterable[Role]) -> Account:
         """Add or replace an account."""
