@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from bench.backbone import run_backbone_benchmarks
+from bench.console import run_console_benchmarks
 from bench.decisions import run_decision_benchmarks
 from bench.harness import Result, write_results
 from bench.journal import run_journal_benchmarks
@@ -15,7 +16,7 @@ from bench.monitors import run_monitor_benchmarks
 from bench.soak import run_soak
 from groundseg.logs import configure_logging
 
-GROUPS = ("modbus", "journal", "backbone", "monitors", "decisions", "soak")
+GROUPS = ("modbus", "journal", "backbone", "monitors", "decisions", "console", "soak")
 
 
 def main() -> int:
@@ -45,6 +46,8 @@ def main() -> int:
         results += run_monitor_benchmarks(quick=quick)
     if "decisions" in chosen:
         results += asyncio.run(run_decision_benchmarks(quick=quick))
+    if "console" in chosen:
+        results += asyncio.run(run_console_benchmarks(quick=quick))
     if "soak" in chosen:
         results += (
             run_soak(seconds=60.0, outage_s=15.0)

@@ -185,8 +185,12 @@ class _Load:
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
 
 
-async def bus_to_hold(trials: int) -> tuple[list[float], int]:
-    """Latencies (ms) from the batch that completes a redline's persistence to the hold."""
+Attachment = Callable[[Bus, LaunchRunner], contextlib.AbstractAsyncContextManager[object]]
+
+
+async def bus_to_hold(trials: int, *, attach: Attachment | None = None) -> tuple[list[float], int]:
+    """Latencies (ms) from the batch that completes a redline's persistence to the hold.
+    `attach`: more on the same event loop during the trials (consoles watching)."""
     pad = load_pad(PAD_FILE)
     # The count's steps are left out: they would wait on telemetry this bench never sends.
     plan = replace(compile_plan(pad), steps=())
@@ -210,24 +214,26 @@ async def bus_to_hold(trials: int) -> tuple[list[float], int]:
             await _until(lambda: _fresh(runner.monitor, trigger), 5.0)
             runner.request(StartCount(by="bench"))
             runner.arm_phase(sorted(redline.phases)[0])
-            started = time.perf_counter()
-            for _ in range(trials):
-                load.in_trial = True
-                for _ in range(redline.persistence - 1):
+            consoles = attach(bus, runner) if attach else contextlib.nullcontext()
+            async with consoles:
+                started = time.perf_counter()
+                for _ in range(trials):
+                    load.in_trial = True
+                    for _ in range(redline.persistence - 1):
+                        bus.publish(_batch(clock, trigger, over))
+                        await asyncio.sleep(0.002)
+                    before = len(hold.times)
+                    sent = time.perf_counter()
                     bus.publish(_batch(clock, trigger, over))
-                    await asyncio.sleep(0.002)
-                before = len(hold.times)
-                sent = time.perf_counter()
-                bus.publish(_batch(clock, trigger, over))
-                await _until(lambda before=before: len(hold.times) > before, 5.0)  # type: ignore[misc]
-                latencies.append((hold.times[before] - sent) * 1000)
-                load.in_trial = False
-                await _until(lambda: not monitor.acting_holds(), 5.0)
-                runner.request(Resume(by="bench"))
-                await _until(
-                    lambda: runner.sequencer.countdown.state is CountdownState.COUNTING, 5.0
-                )
-            elapsed = time.perf_counter() - started
+                    await _until(lambda before=before: len(hold.times) > before, 5.0)  # type: ignore[misc]
+                    latencies.append((hold.times[before] - sent) * 1000)
+                    load.in_trial = False
+                    await _until(lambda: not monitor.acting_holds(), 5.0)
+                    runner.request(Resume(by="bench"))
+                    await _until(
+                        lambda: runner.sequencer.countdown.state is CountdownState.COUNTING, 5.0
+                    )
+                elapsed = time.perf_counter() - started
             loader.cancel()
             running.cancel()
     return latencies, round(load.offered / elapsed)
