@@ -85,6 +85,9 @@ class ControllerSettings:
     verify_floor_s: float = 0.5
     """Shortest readback window in real time, whatever the count speed (links keep real time)."""
     launch_tick_s: float = 0.1
+    stale_periods: float = 3.0
+    """A value older than this many of its channel's poll periods no longer counts (rules,
+    interlocks). Tests sharing two cores with a browser relax it; the pad keeps 3."""
     api: ApiSettings | None = None
     """None: no operator API (a bench or a test drives the runner directly)."""
 
@@ -126,7 +129,7 @@ class Controller:
         self.count_clock: Clock = (
             self.clock if settings.count_speed == 1.0 else ScaledClock(settings.count_speed)
         )
-        self.monitor = Monitor(self.pad, self.plan)
+        self.monitor = Monitor(self.pad, self.plan, stale_periods=settings.stale_periods)
         self.audit: AuditLog | None = None
         self.gate: CommandGate | None = None
         self.launch: LaunchRunner | None = None

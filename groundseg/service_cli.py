@@ -66,7 +66,10 @@ def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         "--sim", action="store_true", help="start the simulated pad and use its endpoints"
     )
     controller.add_argument(
-        "--speed", type=float, default=1.0, help="with --sim: plant and count-clock speed"
+        "--speed",
+        type=float,
+        default=1.0,
+        help="count-clock speed (a simulated plant's: with --sim, the plant runs at it too)",
     )
     controller.add_argument(
         "--confirm",
@@ -278,7 +281,7 @@ def _controller(args: argparse.Namespace) -> int:
         retention_bytes=int(args.retention_gb * 1024**3) if args.retention_gb else None,
         retention_seconds=args.retention_days * 86400 if args.retention_days else None,
         latest_hz=args.latest_hz,
-        count_speed=args.speed if args.sim else 1.0,
+        count_speed=args.speed,
         api=api_settings(args),
     )
 

@@ -4,6 +4,7 @@ receive it through the app's state, never by importing the controller."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -53,6 +54,8 @@ class ApiContext:
     limits: ApiLimits = field(default_factory=ApiLimits)
     command_limiter: RateLimiter = field(init=False)
     login_limiter: RateLimiter = field(init=False)
+    password_checks: asyncio.Semaphore = field(init=False)
+    """At most this many password hashes computed at once (each takes a core for a while)."""
 
     def __post_init__(self) -> None:
         self.command_limiter = RateLimiter(
@@ -61,6 +64,7 @@ class ApiContext:
         self.login_limiter = RateLimiter(
             rate=self.limits.logins_per_s, burst=self.limits.login_burst
         )
+        self.password_checks = asyncio.Semaphore(1)
 
     def now(self) -> float:
         return self.clock.monotonic()

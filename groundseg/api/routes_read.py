@@ -3,6 +3,7 @@ permissive matrix, the audit trail, the accounts; and logging in and out."""
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import math
 from typing import Annotated, Any
@@ -53,7 +54,11 @@ async def login(body: Login, request: Request, api: Api) -> JSON:
             "too many login attempts; wait and try again",
             headers={"Retry-After": str(math.ceil(wait))},
         )
-    user = api.users.authenticate(body.username, body.password)
+    # argon2 is slow on purpose (tens of milliseconds of CPU): on the event loop it would
+    # hold up the polls and the sequencer, so it runs in a thread (argon2 releases the GIL),
+    # a few at a time.
+    async with api.password_checks:
+        user = await asyncio.to_thread(api.users.authenticate, body.username, body.password)
     if user is None:
         api.record(body.username, "login.refused", {"address": address}, required=False)
         raise ApiError(401, "unauthenticated", "wrong user name or password")

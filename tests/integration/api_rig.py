@@ -19,7 +19,7 @@ from groundseg.simulator import SimulatorHandle, simulator
 from tests.conftest import PAD_FILE
 from tests.integration.launch_rig import Launch, launch_controller
 
-__all__ = ["ROLES", "ApiRig", "operator_api", "password", "test_users"]
+__all__ = ["ROLES", "ApiRig", "operator_api", "password", "rig_users"]
 
 ROLES: dict[str, tuple[Role, ...]] = {
     "viewer": (Role.VIEWER,),
@@ -37,7 +37,7 @@ def password(user: str) -> str:
 
 
 @functools.cache
-def test_users() -> UserStore:
+def rig_users() -> UserStore:
     """Hashing is slow on purpose (argon2): once per test session."""
     return UserStore.with_passwords(
         {name: (password(name), roles) for name, roles in ROLES.items()}
@@ -84,6 +84,7 @@ async def operator_api(
     verify: Any = True,
     endpoints: Mapping[str, str] | None = None,
     display_hz: float = 10.0,
+    stale_periods: float = 3.0,
 ) -> AsyncIterator[ApiRig]:
     """The simulated pad, a controller with the operator API on 127.0.0.1:<free port>."""
     settings = ApiSettings(
@@ -101,9 +102,10 @@ async def operator_api(
             pad,
             {**sim.endpoints, **(endpoints or {})},
             state_dir,
-            users=test_users(),
+            users=rig_users(),
             api=settings,
             count_speed=speed,
+            stale_periods=stale_periods,
         ) as launch,
     ):
         server = launch.controller.api_server

@@ -1,5 +1,6 @@
 """SIGKILL the controller mid fast fill: it comes back holding where it was, reports the
-valves' actual positions, and sends nothing again by itself."""
+valves' actual positions, and sends nothing again by itself. The controller runs as
+`groundseg controller` with its operator API, the way a pad runs it."""
 
 from __future__ import annotations
 
@@ -11,61 +12,69 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
+
 from groundseg.simulator import SimulatorHandle, simulator
 from tests.conftest import PAD_FILE, ROOT
 from tests.helpers import eventually
+from tests.integration.api_rig import password, rig_users
 
 SPEED = 600.0
 
 
 class ControllerProcess:
-    """tests/integration/controller_proc.py as a child process, spoken to line by line."""
+    """`groundseg controller` as a child process, asked through its operator API."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, url: str, token: str) -> None:
         self.process = process
+        self.url = url
+        self.headers = {"Authorization": f"Bearer {token}"}
         self.last: dict[str, object] = {}
 
-    async def ask(self, line: str) -> dict[str, object]:
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
-        self.process.stdin.write(line.encode() + b"\n")
-        await self.process.stdin.drain()
-        async with asyncio.timeout(10.0):
-            reply = json.loads(await self.process.stdout.readline())
-        assert isinstance(reply, dict)
-        self.last = reply
-        return reply
+    async def state(self) -> dict[str, object]:
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
+            answer = await client.get("/api/state", headers=self.headers)
+        answer.raise_for_status()
+        self.last = answer.json()
+        return self.last
+
+    async def start(self) -> dict[str, object]:
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
+            answer = await client.post("/api/countdown/start", json={}, headers=self.headers)
+        assert answer.status_code == 200, answer.text
+        started: dict[str, object] = answer.json()
+        return started
 
 
 @contextlib.asynccontextmanager
 async def controller(sim: SimulatorHandle, state_dir: Path) -> AsyncIterator[ControllerProcess]:
+    users = state_dir.parent / "users.json"
+    if not users.exists():
+        rig_users().save(users)
     command = [
-        sys.executable,
-        "-m",
-        "tests.integration.controller_proc",
-        "--pad",
-        str(PAD_FILE),
-        "--state-dir",
-        str(state_dir),
-        "--count-speed",
-        str(SPEED),
-    ]
+        sys.executable, "-m", "groundseg", "controller", "--pad", str(PAD_FILE),
+        "--state-dir", str(state_dir), "--speed", str(SPEED),
+        "--api", "127.0.0.1:0", "--users", str(users),
+    ]  # fmt: skip
     for device, endpoint in sim.endpoints.items():
         command += ["--endpoint", f"{device}={endpoint}"]
     process = await asyncio.create_subprocess_exec(
         *command,
         cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        proc = ControllerProcess(process)
         assert process.stdout is not None
         async with asyncio.timeout(20.0):
             ready = json.loads(await process.stdout.readline())
-        assert ready.get("ready"), ready
-        yield proc
+        url = str(ready["console"]).rstrip("/")
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            login = await client.post(
+                "/api/login", json={"username": "director", "password": password("director")}
+            )
+        assert login.status_code == 200, login.text
+        yield ControllerProcess(process, url, login.json()["token"])
     finally:
         if process.returncode is None:
             process.kill()
@@ -80,8 +89,7 @@ async def test_a_controller_killed_mid_fast_fill_restarts_holding_and_sends_noth
             await eventually(
                 lambda: _fresh_enough(first), within=20.0, what="the links up and data fresh"
             )
-            started = await first.ask("start")
-            assert started["ok"], started
+            await first.start()
             await eventually(
                 lambda: _in_fast_fill(first),
                 within=90.0,
@@ -90,13 +98,13 @@ async def test_a_controller_killed_mid_fast_fill_restarts_holding_and_sends_noth
                     k: first.last.get(k) for k in ("state", "t_s", "step", "hold_reason")
                 },
             )
-            before = await first.ask("state")
+            before = await first.state()
             first.process.send_signal(signal.SIGKILL)
             await first.process.wait()
         writes_at_kill = (await sim.control("status"))["writes"]
         fast_fill_open = (await sim.control("signal lox.fast_fill_valve.position"))["value"]
         async with controller(sim, tmp_path) as second:
-            state = await second.ask("state")
+            state = await second.state()
             assert state["state"] == "holding"
             assert "restarted" in str(state["hold_reason"])
             assert isinstance(state["t_s"], float)
@@ -106,10 +114,8 @@ async def test_a_controller_killed_mid_fast_fill_restarts_holding_and_sends_noth
             await eventually(
                 lambda: _reconciled(second), within=10.0, what="positions read back, reconciled"
             )
-            later = await second.ask("state")
+            later = await second.state()
             assert later["state"] == "holding", "a restarted count never resumes by itself"
-            gate = later["gate"]
-            assert isinstance(gate, dict)
             status = await sim.control("status")
             count = int(str(status["writes"])) - int(str(writes_at_kill))
             last = status["last_writes"]
@@ -125,15 +131,15 @@ async def test_a_controller_killed_mid_fast_fill_restarts_holding_and_sends_noth
 
 
 async def _fresh_enough(proc: ControllerProcess) -> bool:
-    state = await proc.ask("state")
+    state = await proc.state()
     return state.get("acting") == []
 
 
 async def _in_fast_fill(proc: ControllerProcess) -> bool:
-    state = await proc.ask("state")
+    state = await proc.state()
     return state.get("phase") == "lox_fast_fill"
 
 
 async def _reconciled(proc: ControllerProcess) -> bool:
-    state = await proc.ask("state")
+    state = await proc.state()
     return bool(state.get("reconciled"))
