@@ -30,6 +30,7 @@ from groundseg.poll_view import PollView, make_console, run_poll, select_channel
 from groundseg.sequencer.plan import compile_plan
 from groundseg.service_cli import add_service_commands
 from groundseg.simulator import simulator_process
+from groundseg.stopping import run_until_stopped
 from groundseg.telemetry.latest import LatestValues
 from groundseg.users_cli import add_users_command
 
@@ -184,7 +185,7 @@ def _poll(args: argparse.Namespace) -> int:
         raise ConfigError(
             "--speed", [ConfigProblem(key="", expected=f"must be positive, got {args.speed:g}")]
         )
-    asyncio.run(_poll_async(pad, args, endpoints))
+    run_until_stopped(_poll_async(pad, args, endpoints))
     return 0
 
 

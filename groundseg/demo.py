@@ -41,6 +41,7 @@ from groundseg.sequencer.countdown import CountdownError
 from groundseg.sequencer.machine import StartCount
 from groundseg.service_cli import mqtt_arguments, mqtt_settings, parse_host_port
 from groundseg.simulator import SimulatorHandle, simulator
+from groundseg.stopping import run_until_stopped
 
 __all__ = ["DEMO_USERS", "add_demo_command"]
 
@@ -143,7 +144,7 @@ def _demo(args: argparse.Namespace) -> int:
                         running.cancel()
                         slowing.cancel()
 
-    asyncio.run(run())
+    run_until_stopped(run())
     return 0
 
 

@@ -30,6 +30,7 @@ from groundseg.mqtt.connection import MqttSettings
 from groundseg.mqtt.topics import Topics, pad_slug
 from groundseg.poll_view import PollView, make_console, run_poll, select_channels
 from groundseg.simulator import simulator_process
+from groundseg.stopping import run_until_stopped
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.bus import Overflow
 from groundseg.telemetry.latest import LatestValues
@@ -308,7 +309,7 @@ def _controller(args: argparse.Namespace) -> int:
                 with contextlib.suppress(asyncio.CancelledError):
                     await running
 
-    asyncio.run(run())
+    run_until_stopped(run())
     return 0
 
 
@@ -416,7 +417,7 @@ def _ingest(args: argparse.Namespace) -> int:
         await service.run()
 
     try:
-        asyncio.run(run())
+        run_until_stopped(run())
     finally:
         spool.close()
         for sink in sinks:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,21 +78,26 @@ def demo(clone: Path, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
 
 
 def _announcement(process: subprocess.Popen[str], within: float) -> dict[str, object]:
-    """The demo's JSON line (after its human-readable greeting)."""
-    assert process.stdout is not None
+    """The demo's JSON line (after its human-readable greeting). A thread reads the lines:
+    select() on a buffered pipe misses lines already read into the buffer."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, name="demo-stdout", daemon=True).start()
     deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], deadline - time.monotonic())
-        if not ready:
-            break
-        line = process.stdout.readline()
-        if not line:
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
             break
         if line.startswith("{"):
             announced: dict[str, object] = json.loads(line)
             return announced
-    stderr = process.stderr.read() if process.stderr and process.poll() is not None else ""
-    raise AssertionError(f"no announcement within {within} s; stderr: {stderr}")
+    raise AssertionError(f"no announcement within {within} s (exit status {process.poll()})")
 
 
 def test_make_demo_runs_groundseg_demo(clone: Path) -> None:
