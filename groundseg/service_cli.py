@@ -89,6 +89,12 @@ def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         "--retention-days", type=float, default=None, help="keep journal segments this long"
     )
     controller.add_argument(
+        "--stale-periods",
+        type=float,
+        default=3.0,
+        help="a value older than this many poll periods no longer counts for rules (default 3)",
+    )
+    controller.add_argument(
         "--view", action="store_true", help="show the live channel table in this terminal"
     )
     controller.add_argument(
@@ -283,6 +289,7 @@ def _controller(args: argparse.Namespace) -> int:
         retention_seconds=args.retention_days * 86400 if args.retention_days else None,
         latest_hz=args.latest_hz,
         count_speed=args.speed,
+        stale_periods=args.stale_periods,
         api=api_settings(args),
     )
 

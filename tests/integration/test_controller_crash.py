@@ -19,28 +19,32 @@ from tests.conftest import PAD_FILE, ROOT
 from tests.helpers import eventually
 from tests.integration.api_rig import password, rig_users
 
-SPEED = 600.0
+SPEED = 300.0
+STALE_PERIODS = 10.0
+"""The plant at 300x takes most of a core of this two-core machine, and a poll delayed past
+three periods would hold the count: this test is about the restart, not about staleness."""
+POLL_S = 0.05
+"""How often the test asks the controller's API (each request costs the controller CPU)."""
 
 
 class ControllerProcess:
     """`groundseg controller` as a child process, asked through its operator API."""
 
-    def __init__(self, process: asyncio.subprocess.Process, url: str, token: str) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, client: httpx.AsyncClient) -> None:
         self.process = process
-        self.url = url
-        self.headers = {"Authorization": f"Bearer {token}"}
+        self.client = client
+        """One client for the test: making one costs a TLS context, tens of milliseconds of
+        the CPU the plant and the controller need."""
         self.last: dict[str, object] = {}
 
     async def state(self) -> dict[str, object]:
-        async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
-            answer = await client.get("/api/state", headers=self.headers)
+        answer = await self.client.get("/api/state")
         answer.raise_for_status()
         self.last = answer.json()
         return self.last
 
     async def start(self) -> dict[str, object]:
-        async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
-            answer = await client.post("/api/countdown/start", json={}, headers=self.headers)
+        answer = await self.client.post("/api/countdown/start", json={})
         assert answer.status_code == 200, answer.text
         started: dict[str, object] = answer.json()
         return started
@@ -54,6 +58,7 @@ async def controller(sim: SimulatorHandle, state_dir: Path) -> AsyncIterator[Con
     command = [
         sys.executable, "-m", "groundseg", "controller", "--pad", str(PAD_FILE),
         "--state-dir", str(state_dir), "--speed", str(SPEED),
+        "--stale-periods", str(STALE_PERIODS),
         "--api", "127.0.0.1:0", "--users", str(users),
     ]  # fmt: skip
     for device, endpoint in sim.endpoints.items():
@@ -73,8 +78,9 @@ async def controller(sim: SimulatorHandle, state_dir: Path) -> AsyncIterator[Con
             login = await client.post(
                 "/api/login", json={"username": "director", "password": password("director")}
             )
-        assert login.status_code == 200, login.text
-        yield ControllerProcess(process, url, login.json()["token"])
+            assert login.status_code == 200, login.text
+            client.headers["Authorization"] = f"Bearer {login.json()['token']}"
+            yield ControllerProcess(process, client)
     finally:
         if process.returncode is None:
             process.kill()
@@ -87,12 +93,16 @@ async def test_a_controller_killed_mid_fast_fill_restarts_holding_and_sends_noth
     async with simulator(PAD_FILE, speed=SPEED, seed=5) as sim:
         async with controller(sim, tmp_path) as first:
             await eventually(
-                lambda: _fresh_enough(first), within=20.0, what="the links up and data fresh"
+                lambda: _fresh_enough(first),
+                within=20.0,
+                what="the links up and data fresh",
+                interval=POLL_S,
             )
             await first.start()
             await eventually(
                 lambda: _in_fast_fill(first),
                 within=90.0,
+                interval=POLL_S,
                 what="LOX fast fill under way",
                 seen=lambda: {
                     k: first.last.get(k) for k in ("state", "t_s", "step", "hold_reason")
@@ -112,7 +122,10 @@ async def test_a_controller_killed_mid_fast_fill_restarts_holding_and_sends_noth
             # Saved every second of a running count: at most that much count time is lost.
             assert abs(state["t_s"] - before["t_s"]) <= SPEED * 1.5
             await eventually(
-                lambda: _reconciled(second), within=10.0, what="positions read back, reconciled"
+                lambda: _reconciled(second),
+                within=10.0,
+                what="positions read back, reconciled",
+                interval=POLL_S,
             )
             later = await second.state()
             assert later["state"] == "holding", "a restarted count never resumes by itself"
