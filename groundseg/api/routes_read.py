@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from groundseg.api.access import ACCESS
 from groundseg.api.auth import allow, context
 from groundseg.api.context import ApiContext
 from groundseg.api.errors import ApiError
@@ -87,6 +88,8 @@ async def me(api: Api, caller: Annotated[Session, Depends(allow("me"))]) -> JSON
         "user": caller.user.name,
         "roles": sorted(caller.user.roles),
         "expires_in_s": round(caller.remaining(api.now()), 1),
+        # The matrix itself, so a console greys out what would be refused without a copy.
+        "access": {endpoint: sorted(roles) for endpoint, roles in ACCESS.items()},
     }
 
 

@@ -25,7 +25,7 @@ import aiomqtt
 import numpy as np
 import structlog
 
-from groundseg.cancellation import raise_if_cancelling
+from groundseg.cancellation import cancellations, raise_if_cancelled_since, raise_if_cancelling
 from groundseg.config import PadDefinition
 from groundseg.drivers.backoff import Backoff
 from groundseg.files import replace_file
@@ -148,12 +148,13 @@ class LivePublisher:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._take_samples(), name="live-samples")
             while True:
+                before = cancellations()
                 try:
                     async with make_client(
                         self.settings, client_id=f"{self.client_id}-live"
                     ) as client:
                         # A stop that arrived while connecting may have been swallowed.
-                        raise_if_cancelling()
+                        raise_if_cancelled_since(before)
                         backoff.reset()
                         async with asyncio.TaskGroup() as session:
                             session.create_task(self._publish_latest(client), name="live-latest")

@@ -29,7 +29,7 @@ from typing import Literal
 import aiomqtt
 import structlog
 
-from groundseg.cancellation import raise_if_cancelling
+from groundseg.cancellation import cancellations, raise_if_cancelled_since
 from groundseg.clock import Clock
 from groundseg.codecs.frames import NOT_ARCHIVED, encode_frame
 from groundseg.drivers.backoff import Backoff
@@ -156,14 +156,14 @@ class TelemetryPublisher:
             self.topics.state(self.client_id), json.dumps({"state": "offline"}), qos=1, retain=True
         )
         while True:
+            before = cancellations()
             try:
                 async with make_client(
                     self.settings, client_id=self.client_id, will=will
                 ) as client:
-                    raise_if_cancelling()
                     self._connected = True
                     backoff.reset()
-                    await self._session(client)
+                    await self._session(client, before)
             except* aiomqtt.MqttError as failures:
                 if self._connected:
                     log.warning("broker connection lost", reason=str(failures.exceptions[0]))
@@ -174,7 +174,7 @@ class TelemetryPublisher:
                     self._save_cursor()
             await asyncio.sleep(backoff.next_delay())
 
-    async def _session(self, client: aiomqtt.Client) -> None:
+    async def _session(self, client: aiomqtt.Client, before: int) -> None:
         log.info(
             "broker connected",
             host=self.settings.host,
@@ -190,7 +190,7 @@ class TelemetryPublisher:
         if self.confirm == "ingest":
             await client.subscribe(self.topics.all_ingest_acks, qos=1)
         # A stop that arrived while connecting may have been swallowed by the library.
-        raise_if_cancelling()
+        raise_if_cancelled_since(before)
         # Whatever was sent but not confirmed may be lost with the old connection or broker.
         self.send_next = self.durable
         self._resend.clear()

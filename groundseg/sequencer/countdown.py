@@ -294,9 +294,11 @@ class Countdown:
 
     def _hold_again(self, event: Event, now: float) -> list[Notice]:
         assert isinstance(event, Hold)
-        # Already holding: a built-in hold becomes an open-ended one; the reason is added.
+        # Already holding: a built-in hold becomes an open-ended one; the reason is added,
+        # once (a rule that trips again and again must not grow the reason without end).
         self._hold_ends = None
-        self.hold_reason = f"{self.hold_reason}; {event.reason}"
+        if event.reason not in self.hold_reason.split("; "):
+            self.hold_reason = f"{self.hold_reason}; {event.reason}"
         return [
             self._notice(
                 "countdown.hold", now, f"hold: {event.reason}", by=event.by, reason=event.reason

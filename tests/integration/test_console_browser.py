@@ -102,6 +102,10 @@ async def test_an_operator_logs_in_and_sees_the_clock_count(browser: Browser, ri
     console = await _logged_in(browser, rig, "operator")
     page = console.page
     await shots.take(page, "logged-in")
+    # The server's role matrix greys out what an operator may not do.
+    start = page.locator('[data-countdown="start"]')
+    await expect(start).to_be_disabled()
+    assert "director" in (await start.get_attribute("title") or "")
     await _start_count(rig)
     clock = page.locator("#t-clock")
     await expect(clock).to_have_text(re.compile(r"T-0?5:59:\d\d|T-06:00:00|T-05:5\d:\d\d"))

@@ -24,6 +24,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.helpers import eventually
+from tests.services import Mosquitto, VictoriaMetrics
 
 
 def _children(pid: int) -> set[int]:
@@ -139,3 +140,33 @@ async def test_the_demo_serves_the_console_runs_the_count_and_stops_on_ctrl_c(
     assert demo.stderr is not None
     assert "Traceback" not in demo.stderr.read()
     assert not [pid for pid in children if _alive(pid)], "the simulator stopped with the demo"
+
+
+def test_the_demo_publishes_to_a_real_broker_and_archives_into_a_real_database(
+    tmp_path: Path, broker: Mosquitto
+) -> None:
+    """`--mqtt` and `--influx`: telemetry goes through Mosquitto into VictoriaMetrics."""
+    command = [sys.executable, "-m", "groundseg", "demo", "--no-start", "--api", "127.0.0.1:0"]
+    command += ["--state-dir", str(tmp_path / "state"), "--mqtt", f"127.0.0.1:{broker.port}"]
+    with VictoriaMetrics.running(tmp_path / "vm") as vm:
+        process = subprocess.Popen(
+            [*command, "--influx", vm.url],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            announced = _announcement(process, within=60)
+            assert announced["mqtt"] == f"127.0.0.1:{broker.port}"
+            deadline = time.monotonic() + 60
+            rows: list[dict[str, object]] = []
+            while time.monotonic() < deadline and not rows:
+                rows = vm.export('{__name__="telemetry_lox.s1.level.a"}')
+            assert rows, "no lox.s1.level.a samples archived within 60 s"
+            values = rows[0]["values"]
+            assert isinstance(values, list)
+            assert len(values) > 0
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=30) == 0

@@ -1,8 +1,8 @@
 """The full nominal Soyuz-5 count from T-6 h against the simulated pad, in accelerated time:
 every step's commands written and verified in the declared order, one built-in hold with
-its GO poll, T-0 with the ignition command received by the vehicle, in under a minute.
+its GO poll, T-0 with the ignition command received by the vehicle, in about a minute and a half.
 
-The plant and the count run 600 times faster than real time until the terminal count,
+The plant and the count run 300 times faster than real time until the terminal count,
 then 60 times: links keep real time, and the terminal minutes hold two dozen verified
 commands (a bench slows a simulation down for them the same way).
 """
@@ -22,7 +22,9 @@ from tests.conftest import PAD_FILE
 from tests.helpers import eventually
 from tests.integration.launch_rig import launch_controller
 
-FAST = 600.0
+FAST = 300.0
+"""At 600x a two-core machine as slow as some of ours reacts late to the plant (tanks
+overfill, links go stale); 300x keeps the physics and the links honest."""
 TERMINAL = 60.0
 
 
@@ -38,9 +40,9 @@ async def test_the_nominal_count_reaches_t0_with_every_step_verified(
         await launch.wait_fresh(within=15.0)
         started = time.monotonic()
         launch.runner.request(StartCount(by="director"))
-        await launch.wait_state(CountdownState.POLLING, within=45.0)
+        await launch.wait_state(CountdownState.POLLING, within=90.0)
         launch.runner.request(Poll(go=True, by="director"))
-        await eventually(lambda: launch.t() >= -660.0, within=5.0, what="T-11 min")
+        await eventually(lambda: launch.t() >= -660.0, within=10.0, what="T-11 min")
         await sim.control(f"speed {TERMINAL:g}")
         clock = launch.controller.count_clock
         assert isinstance(clock, ScaledClock)
@@ -59,4 +61,4 @@ async def test_the_nominal_count_reaches_t0_with_every_step_verified(
     assert launch.first("command.verify_timeout") is None
     assert launch.first("command.vetoed") is None
     assert fired["value"] == 1.0
-    assert elapsed < 60.0
+    assert elapsed < 120.0

@@ -100,6 +100,14 @@ def test_an_unplanned_hold_stands_until_resumed() -> None:
     assert countdown.t(5010.0) == -6 * HOURS + 110
 
 
+def test_a_reason_given_again_during_a_hold_is_kept_once() -> None:
+    countdown = started()
+    countdown.handle(Hold(reason="operator hold", by="operator"), 100.0)
+    for n in range(50):
+        countdown.handle(Hold(reason="link to the PLC lost", by="monitor"), 101.0 + n)
+    assert countdown.hold_reason == "operator hold; link to the PLC lost"
+
+
 def test_a_built_in_hold_cannot_be_resumed_around_its_poll() -> None:
     countdown = started()
     countdown.handle(Timer(), 6 * HOURS - 600)

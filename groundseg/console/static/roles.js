@@ -1,27 +1,7 @@
 // Who may press what, so the console can grey out what the server would refuse and say
-// why. This mirrors groundseg/api/access.py (the role x endpoint matrix); the server
-// still decides, and a pad command also needs one of the roles its policy lists.
-
-const O = "operator";
-const D = "director";
-const S = "safety";
-
-export const ENDPOINT_ROLES = Object.freeze({
-  countdown_start: [D],
-  countdown_hold: [O, D, S],
-  countdown_resume: [D],
-  countdown_recycle: [D],
-  countdown_scrub: [D],
-  countdown_abort: [O, D, S],
-  countdown_poll: [D],
-  command_send: [O, D, S],
-  command_arm: [O, D],
-  arming_approve: [O, D, S],
-  arming_execute: [O, D],
-  arming_disarm: [O, D, S],
-  alarm_acknowledge: [O, D, S],
-  alarm_shelve: [O, D, S],
-});
+// why. The role x endpoint matrix comes from the server (`GET /api/me` answers it as
+// `access`, from groundseg/api/access.py); the server still decides, and a pad command also
+// needs one of the roles its policy lists.
 
 /**
  * Why the user may not call an endpoint (and, for a pad command, send that command), or
@@ -29,7 +9,7 @@ export const ENDPOINT_ROLES = Object.freeze({
  */
 export function whyNot(store, endpoint, command = null) {
   const mine = store.me.roles;
-  const allowed = ENDPOINT_ROLES[endpoint] ?? [];
+  const allowed = store.me.access?.[endpoint] ?? [];
   if (!allowed.some((r) => mine.includes(r))) return needs(allowed, mine);
   if (command && Array.isArray(command.roles) && !command.roles.some((r) => mine.includes(r))) {
     return `${command.id}: ${needs(command.roles, mine)}`;

@@ -46,7 +46,7 @@ export class Store {
   }
 
   setMe(me) {
-    this.me = { user: me.user, roles: me.roles || [] };
+    this.me = { user: me.user, roles: me.roles || [], access: me.access || {} };
     this.emit("me", this.me);
   }
 
