@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -46,11 +47,15 @@ async def _reading(roll: _Roll, counts: list[int], index: int) -> None:
 
 
 async def _stalled(roll: _Roll) -> None:
-    # A one-message receive queue: the library stops reading almost at once, TCP fills,
-    # and the server's sends to this console block.
-    async with websockets.connect(roll.url, max_size=None, max_queue=1) as socket:
-        await socket.send(json.dumps({"token": roll.token}))
-        await socket.recv()
+    # A one-message receive queue and a small kernel buffer: the library stops reading
+    # almost at once, TCP fills, and the server's sends to this console block.
+    host, port = roll.url.split("//")[1].split("/")[0].rsplit(":", 1)
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect((host, int(port)))  # blocking, once, before the bench starts timing
+    async with websockets.connect(roll.url, max_size=None, max_queue=1, sock=raw) as stalled:
+        await stalled.send(json.dumps({"token": roll.token}))
+        await stalled.recv()
         roll.join()
         await asyncio.Event().wait()
 
