@@ -162,7 +162,7 @@ def permissives_view(
 def _condition_row(
     kind: str, name: str, condition: Condition, monitor: Monitor, now_ns: int
 ) -> dict[str, object]:
-    truth = monitor.truth(condition, now_ns)
+    truth = monitor.peek(condition, now_ns)
     terms = condition.terms(monitor.latest, now_ns, monitor.stale_after_ns)
     # The terms that are not true say why the whole is not (or, when true, what made it so).
     shown = [t for t in terms if t.truth is not Truth.TRUE] or terms

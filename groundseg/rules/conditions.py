@@ -151,6 +151,20 @@ class Condition:
         value no longer counts (several poll periods), whatever its quality says."""
         return self._eval(self._root, inputs, now_ns, stale_after_ns)
 
+    def peek(
+        self,
+        inputs: ConditionInputs,
+        now_ns: int,
+        stale_after_ns: npt.NDArray[np.int64] | None = None,
+    ) -> Truth:
+        """What `evaluate` would say now, leaving the `for` timers where they were: a display
+        must not start or reset the timing the sequencer and the monitor rely on."""
+        saved = list(self._true_since)
+        try:
+            return self._eval(self._root, inputs, now_ns, stale_after_ns)
+        finally:
+            self._true_since = saved
+
     def terms(
         self,
         inputs: ConditionInputs,

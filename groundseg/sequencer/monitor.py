@@ -160,6 +160,10 @@ class Monitor:
         at = self.now_ns if now_ns is None else now_ns
         return condition.evaluate(self.latest, now_ns=at, stale_after_ns=self.stale_after_ns)
 
+    def peek(self, condition: Condition, now_ns: int) -> Truth:
+        """The truth of a condition for a display, without moving its `for` timers."""
+        return condition.peek(self.latest, now_ns=now_ns, stale_after_ns=self.stale_after_ns)
+
     def vetoes(self, command: str, now_ns: int | None = None) -> list[Veto]:
         """The interlocks that do not permit `command` now (empty: permitted). Only TRUE
         permits: stale, unknown or never-seen data vetoes."""

@@ -261,3 +261,15 @@ def test_terms_say_which_comparison_is_not_true_and_what_was_read(pad: PadDefini
     ]
     assert terms[0].seen == "lox.line.temp.1 = -150"
     assert terms[1].seen == "lox.s1.vent_valve.open_ls = stale or unknown"
+
+
+def test_peeking_at_a_condition_leaves_its_for_timer_alone(pad: PadDefinition) -> None:
+    condition = parse_condition("lox.line.temp.1 < -170 for 2 s", PadChannels(pad))
+    latest = LatestValues(len(pad.channels))
+    temp = pad.channel("lox.line.temp.1").index
+    latest.value[temp], latest.time_ns[temp], latest.quality[temp] = -180.0, 0, Quality.GOOD
+    assert condition.peek(latest, now_ns=0) is Truth.FALSE
+    assert condition.next_deadline_ns() is None, "a display started no timer"
+    assert condition.evaluate(latest, now_ns=0) is Truth.FALSE
+    assert condition.peek(latest, now_ns=3 * 10**9) is Truth.TRUE
+    assert condition.next_deadline_ns() == 2 * 10**9, "the sequencer's timer is untouched"
