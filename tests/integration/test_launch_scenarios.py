@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from groundseg.clock import ScaledClock, SystemClock
-from groundseg.config import PadDefinition, load_pad
+from groundseg.config import PadDefinition, load_pad, parse_pad
 from groundseg.errors import InterlockVetoed
 from groundseg.gate.authority import Role, User
 from groundseg.sequencer.countdown import (
@@ -30,7 +30,12 @@ from groundseg.telemetry.bus import Overflow
 from hw_sim.pad import SimulatedPad
 from tests.conftest import PAD_FILE
 from tests.helpers import eventually
-from tests.integration.launch_rig import Launch, launch_controller
+from tests.integration.launch_rig import (
+    TOLERANT_PERIODS,
+    Launch,
+    launch_controller,
+    tolerant_pad_text,
+)
 
 PLAN = compile_plan(load_pad(PAD_FILE))
 FAST = 600.0
@@ -328,9 +333,18 @@ async def test_safing_cut_off_by_a_controller_stop_runs_again_after_the_restart(
 async def test_recycle_from_t_minus_1_min_to_t_minus_10_min_runs_the_terminal_count_again(
     pad: PadDefinition, tmp_path: Path
 ) -> None:
+    pad_file = tmp_path / "pad.toml"
+    pad_file.write_text(tolerant_pad_text(PAD_FILE.read_text()))
+    tolerant = parse_pad(pad_file.read_text(), source=str(pad_file))
     async with (
-        simulator(PAD_FILE, speed=WHOLE_COUNT, seed=5) as sim,
-        launch_controller(pad, sim.endpoints, tmp_path, count_speed=WHOLE_COUNT) as launch,
+        simulator(pad_file, speed=WHOLE_COUNT, seed=5) as sim,
+        launch_controller(
+            tolerant,
+            sim.endpoints,
+            tmp_path / "state",
+            count_speed=WHOLE_COUNT,
+            stale_periods=TOLERANT_PERIODS,
+        ) as launch,
     ):
         await launch.wait_fresh(within=15.0)
         launch.runner.request(StartCount(by="director"))

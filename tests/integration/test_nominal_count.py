@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 
 from groundseg.clock import ScaledClock
-from groundseg.config import PadDefinition
+from groundseg.config import PadDefinition, parse_pad
 from groundseg.sequencer.countdown import CountdownState, Poll
 from groundseg.sequencer.machine import StartCount
 from groundseg.sequencer.plan import compile_plan
 from groundseg.simulator import simulator
 from tests.conftest import PAD_FILE
 from tests.helpers import eventually
-from tests.integration.launch_rig import launch_controller
+from tests.integration.launch_rig import TOLERANT_PERIODS, launch_controller, tolerant_pad_text
 
 FAST = 300.0
 """At 600x a two-core machine as slow as some of ours reacts late to the plant (tanks
@@ -31,11 +31,16 @@ TERMINAL = 60.0
 async def test_the_nominal_count_reaches_t0_with_every_step_verified(
     pad: PadDefinition, tmp_path: Path
 ) -> None:
+    pad_file = tmp_path / "pad.toml"
+    pad_file.write_text(tolerant_pad_text(PAD_FILE.read_text()))
+    pad = parse_pad(pad_file.read_text(), source=str(pad_file))
     plan = compile_plan(pad)
     expected = [c.command for step in plan.steps for c in (*step.commands, *step.on_complete)]
     async with (
-        simulator(PAD_FILE, speed=FAST, seed=5) as sim,
-        launch_controller(pad, sim.endpoints, tmp_path, count_speed=FAST) as launch,
+        simulator(pad_file, speed=FAST, seed=5) as sim,
+        launch_controller(
+            pad, sim.endpoints, tmp_path / "state", count_speed=FAST, stale_periods=TOLERANT_PERIODS
+        ) as launch,
     ):
         await launch.wait_fresh(within=15.0)
         started = time.monotonic()
