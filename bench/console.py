@@ -130,10 +130,6 @@ async def _consoles(
         await process.wait()
 
 
-def _cpu_seconds() -> float:
-    return time.process_time()
-
-
 async def consoles_cpu(seconds: float) -> dict[str, float]:
     """The controller's CPU (fraction of one core) with no console and with 20."""
     pad = load_pad(PAD_FILE)
@@ -185,9 +181,9 @@ async def _feed(bus: Bus) -> None:
 
 
 async def _cpu_over(seconds: float) -> float:
-    cpu, wall = _cpu_seconds(), time.monotonic()
+    cpu, wall = time.process_time(), time.monotonic()
     await asyncio.sleep(seconds)
-    return (_cpu_seconds() - cpu) / (time.monotonic() - wall)
+    return (time.process_time() - cpu) / (time.monotonic() - wall)
 
 
 def _watching(

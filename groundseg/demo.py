@@ -33,13 +33,17 @@ from groundseg.controller import Controller, ControllerSettings
 from groundseg.errors import ConfigError, ConfigProblem
 from groundseg.gate.authority import Role
 from groundseg.ingest.service import IngestService, IngestSettings
-from groundseg.ingest.sinks import InfluxV1Sink, InfluxV2Sink, Sink
 from groundseg.ingest.spool import Spool
 from groundseg.mqtt.connection import MqttSettings
 from groundseg.mqtt.topics import Topics, pad_slug
 from groundseg.sequencer.countdown import CountdownError
 from groundseg.sequencer.machine import StartCount
-from groundseg.service_cli import mqtt_arguments, mqtt_settings, parse_host_port
+from groundseg.service_cli import (
+    database_sinks,
+    mqtt_arguments,
+    mqtt_settings,
+    parse_host_port,
+)
 from groundseg.simulator import SimulatorHandle, simulator
 from groundseg.stopping import run_until_stopped
 
@@ -215,11 +219,7 @@ async def _terminal_speed(controller: Controller, sim: SimulatorHandle) -> None:
 async def _archive(
     args: argparse.Namespace, controller: Controller, tasks: asyncio.TaskGroup
 ) -> AsyncIterator[None]:
-    sinks: list[Sink] = []
-    if args.influx:
-        sinks.append(InfluxV2Sink(args.influx, bucket="groundseg", org="groundseg", token=""))
-    if args.influx_v1:
-        sinks.append(InfluxV1Sink(args.influx_v1, "groundseg"))
+    sinks = database_sinks(v1_url=args.influx_v1, v2_url=args.influx)
     if not sinks:
         yield
         return

@@ -39,6 +39,7 @@ __all__ = [
     "add_api_arguments",
     "add_service_commands",
     "api_settings",
+    "database_sinks",
     "mqtt_arguments",
     "mqtt_settings",
     "parse_host_port",
@@ -266,6 +267,26 @@ def mqtt_settings(args: argparse.Namespace) -> MqttSettings | None:
     )
 
 
+def database_sinks(
+    *,
+    v1_url: str | None,
+    v2_url: str | None,
+    database: str = "groundseg",
+    username: str | None = None,
+    bucket: str = "groundseg",
+    org: str = "groundseg",
+) -> list[Sink]:
+    """The database writers asked for; secrets from the environment, never the command line."""
+    sinks: list[Sink] = []
+    if v1_url:
+        password = os.environ.get("GROUNDSEG_INFLUX_PASSWORD")
+        sinks.append(InfluxV1Sink(v1_url, database, username=username, password=password))
+    if v2_url:
+        token = os.environ.get("GROUNDSEG_INFLUX_TOKEN", "")
+        sinks.append(InfluxV2Sink(v2_url, bucket=bucket, org=org, token=token))
+    return sinks
+
+
 def _announce(message: dict[str, object]) -> None:
     print(json.dumps(message), flush=True)
 
@@ -368,25 +389,14 @@ def _ingest(args: argparse.Namespace) -> int:
     pad = load_pad(args.pad)
     mqtt = mqtt_settings(args)
     assert mqtt is not None
-    sinks: list[Sink] = []
-    if args.influx_v1:
-        sinks.append(
-            InfluxV1Sink(
-                args.influx_v1,
-                args.database,
-                username=args.influx_username,
-                password=os.environ.get("GROUNDSEG_INFLUX_PASSWORD"),
-            )
-        )
-    if args.influx_v2:
-        sinks.append(
-            InfluxV2Sink(
-                args.influx_v2,
-                bucket=args.bucket,
-                org=args.org,
-                token=os.environ.get("GROUNDSEG_INFLUX_TOKEN", ""),
-            )
-        )
+    sinks = database_sinks(
+        v1_url=args.influx_v1,
+        v2_url=args.influx_v2,
+        database=args.database,
+        username=args.influx_username,
+        bucket=args.bucket,
+        org=args.org,
+    )
     if not sinks:
         raise ConfigError(
             "ingest",

@@ -45,7 +45,9 @@ class EventLog:
     """The last events, numbered in arrival order (the console's log and catch-up)."""
 
     def __init__(self, capacity: int = EVENT_LOG) -> None:
-        self._events: collections.deque[dict[str, object]] = collections.deque(maxlen=capacity)
+        self._events: collections.deque[tuple[int, dict[str, object]]] = collections.deque(
+            maxlen=capacity
+        )
         self.next_seq = 1
 
     def add(self, event: Event) -> dict[str, object]:
@@ -58,13 +60,13 @@ class EventLog:
             "message": event.message,
             "fields": dict(event.fields),
         }
+        self._events.append((self.next_seq, entry))
         self.next_seq += 1
-        self._events.append(entry)
         return entry
 
     def after(self, seq: int, limit: int) -> list[dict[str, object]]:
         """Events numbered above `seq`, oldest first, at most `limit` (the newest ones)."""
-        newer = [e for e in self._events if int(e["seq"]) > seq]  # type: ignore[call-overload]
+        newer = [entry for number, entry in self._events if number > seq]
         return newer[-limit:] if limit > 0 else []
 
 

@@ -14,21 +14,14 @@ import httpx
 
 from groundseg.api import ApiLimits, ApiSettings, UserStore
 from groundseg.config import PadDefinition
-from groundseg.gate.authority import Role
+from groundseg.demo import DEMO_USERS
 from groundseg.simulator import SimulatorHandle, simulator
 from tests.conftest import PAD_FILE
 from tests.integration.launch_rig import Launch, launch_controller
 
 __all__ = ["ROLES", "ApiRig", "operator_api", "password", "rig_users"]
 
-ROLES: dict[str, tuple[Role, ...]] = {
-    "viewer": (Role.VIEWER,),
-    "operator": (Role.OPERATOR,),
-    "director": (Role.DIRECTOR,),
-    "director2": (Role.DIRECTOR,),
-    "safety": (Role.SAFETY,),
-    "admin": (Role.ADMIN,),
-}
+ROLES = DEMO_USERS
 """One account per role, and a second director for two-person commands."""
 
 
