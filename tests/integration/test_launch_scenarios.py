@@ -354,6 +354,16 @@ async def test_recycle_from_t_minus_1_min_to_t_minus_10_min_runs_the_terminal_co
         await slow_down(launch, sim, TERMINAL)
         await eventually(lambda: launch.t() >= -75.0, within=15.0, what="T-1 min 15 s")
         launch.runner.request(Hold(reason="anomaly", by="director"))
+        # A step command already on its way (the mast retracting) finishes in the hold; the
+        # recycled count's commands are counted from after it.
+        await eventually(
+            lambda: (
+                launch.sequencer.snapshot(launch.controller.count_clock.monotonic()).in_flight
+                is None
+            ),
+            within=10.0,
+            what="no command in flight in the hold",
+        )
         verified_before = len(launch.verified())
         launch.runner.request(Recycle(to_t_s=-600.0, by="director"))
         assert launch.state is CountdownState.HOLDING
