@@ -7,10 +7,12 @@
                                     \\--> operator API (drops oldest): console stream
     operators --> operator API (authenticated, role-checked) --> launch runner, command gate
 
-Everything is started in one task group and stopped together. A batch is journaled before
-it is published; if the journal cannot take it (disk full) an alarm is raised, the batch
-still goes out live flagged as not archived, and journaling resumes by itself when space
-returns. With no broker configured the controller runs an in-process one on loopback.
+Everything runs in one task group. A clean stop goes in order: decisions first, then the
+drivers, then the journal and the publisher finish what was produced (`_wind_down`). A
+batch is journaled before it is published; if the journal cannot take it (disk full) an
+alarm is raised, the batch still goes out live flagged as not archived, and journaling
+resumes by itself when space returns. With no broker configured the controller runs an
+in-process one on loopback.
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ class ControllerSettings:
     endpoints: Mapping[str, str] = field(default_factory=dict)
     mqtt: MqttSettings | None = None
     """None: an in-process broker on loopback."""
-    confirm: Literal["ingest", "broker"] = "ingest"
+    confirm: Literal["ingest", "broker"] | None = None
+    """What confirms a record stored; None: an ingest with an external broker, the broker's
+    PUBACK with the in-process one (no ingest listens there)."""
     fsync: FsyncPolicy = DEFAULT_FSYNC
     segment_bytes: int = 64 * 1024 * 1024
     retention_bytes: int | None = None
@@ -90,6 +94,8 @@ class ControllerSettings:
     interlocks). Tests sharing two cores with a browser relax it; the pad keeps 3."""
     api: ApiSettings | None = None
     """None: no operator API (a bench or a test drives the runner directly)."""
+    drain_s: float = 5.0
+    """On a clean stop, how long the publisher may take to have everything confirmed."""
 
 
 class Controller:
@@ -186,7 +192,8 @@ class Controller:
                     client_id=self.client_id,
                     cursor_file=self.settings.state_dir / "publisher-cursor.json",
                     clock=self.clock,
-                    confirm=self.settings.confirm,
+                    confirm=self.settings.confirm
+                    or ("ingest" if self.settings.mqtt is not None else "broker"),
                 )
                 self.live = LivePublisher(
                     settings=mqtt,
@@ -199,20 +206,22 @@ class Controller:
                     rate_hz=self.settings.latest_hz,
                     countdown=self.launch.state,
                 )
-                tasks.create_task(self._archive(archive), name="journal")
-                tasks.create_task(self.publisher.run(), name="publisher")
-                tasks.create_task(self.live.run(), name="live")
-                tasks.create_task(self.launch.run(), name="launch")
+                journal = tasks.create_task(self._archive(archive), name="journal")
+                publishing = tasks.create_task(self.publisher.run(), name="publisher")
+                live_view = tasks.create_task(self.live.run(), name="live")
+                deciding = [tasks.create_task(self.launch.run(), name="launch")]
                 if self.settings.api is not None:
                     self.api_server = self._operator_api(self.settings.api)
                     assert self.hub is not None
-                    tasks.create_task(self.hub.run(), name="console-stream")
-                    tasks.create_task(self.api_server.run(), name="operator-api")
+                    deciding.append(tasks.create_task(self.hub.run(), name="console-stream"))
+                    deciding.append(tasks.create_task(self.api_server.run(), name="operator-api"))
                 await self.launch.ready.wait()
                 if self.api_server is not None:
                     await self.api_server.ready.wait()
-                for device_id, driver in self.drivers.items():
+                acquiring = [
                     tasks.create_task(driver.run(), name=f"driver-{device_id}")
+                    for device_id, driver in self.drivers.items()
+                ]
                 self.ready.set()
                 log.info(
                     "controller running",
@@ -220,10 +229,48 @@ class Controller:
                     devices=list(self.drivers),
                     journal=str(self.journal.settings.directory),
                 )
+                try:
+                    await asyncio.Future()  # until stopped
+                finally:
+                    await self._wind_down(
+                        deciding, acquiring, [journal, publishing, live_view], archive
+                    )
         finally:
             self.journal.close()
             if self.audit is not None:
                 self.audit.close()
+
+    async def _wind_down(
+        self,
+        deciding: list[asyncio.Task[None]],
+        acquiring: list[asyncio.Task[None]],
+        outputs: list[asyncio.Task[None]],
+        archive: Subscription,
+    ) -> None:
+        """Stop in order, so that a clean stop loses nothing and decides nothing: the
+        sequencer and the API first (drivers going quiet must not hold the count in the
+        saved state), then the drivers, then the journal takes what they produced, and the
+        publisher gets up to `drain_s` to have every record confirmed. A crash skips all of
+        this, and so does a failed task (the group is aborting); the saved cursor then makes
+        the next start resend."""
+        failed = any(
+            t.done() and not t.cancelled() and t.exception() is not None
+            for t in (*deciding, *acquiring, *outputs)
+        )
+        await _cancelled(deciding)
+        await _cancelled(acquiring)
+        assert self.publisher is not None
+        if failed or any(t.done() for t in outputs):
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settings.drain_s):
+                # The journal task handles each item without awaiting, so an empty queue
+                # means everything taken is journaled and offered to the publisher.
+                await archive.emptied()
+                await self.publisher.all_confirmed()
+        unsent = self.journal.next_sample_record - self.publisher.durable
+        if unsent:
+            log.warning("stopping with records not yet confirmed", records=unsent)
 
     def _operator_api(self, settings: ApiSettings) -> ApiServer:
         assert self.launch is not None
@@ -328,3 +375,11 @@ class Controller:
             )
             assert self.live is not None
             self.live.alarm(alarm)
+
+
+async def _cancelled(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel these tasks and wait until they have finished (however they end)."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks)

@@ -96,6 +96,12 @@ def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         help="a value older than this many poll periods no longer counts for rules (default 3)",
     )
     controller.add_argument(
+        "--drain-s",
+        type=float,
+        default=5.0,
+        help="on a clean stop, wait this long for every record to be confirmed (default 5)",
+    )
+    controller.add_argument(
         "--view", action="store_true", help="show the live channel table in this terminal"
     )
     controller.add_argument(
@@ -303,7 +309,7 @@ def _controller(args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         endpoints=endpoints,
         mqtt=mqtt,
-        confirm=args.confirm or ("ingest" if mqtt else "broker"),
+        confirm=args.confirm,
         fsync=fsync,
         segment_bytes=int(args.segment_mb * 1024 * 1024),
         retention_bytes=int(args.retention_gb * 1024**3) if args.retention_gb else None,
@@ -311,6 +317,7 @@ def _controller(args: argparse.Namespace) -> int:
         latest_hz=args.latest_hz,
         count_speed=args.speed,
         stale_periods=args.stale_periods,
+        drain_s=args.drain_s,
         api=api_settings(args),
     )
 

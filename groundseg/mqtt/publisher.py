@@ -99,6 +99,7 @@ class TelemetryPublisher:
         self._live_dropped = 0
         self._unarchived: collections.deque[SampleBatch] = collections.deque(maxlen=live_capacity)
         self._arrived = asyncio.Event()
+        self._confirmed = asyncio.Event()
         self._stored = IntervalSet()
         self.durable = self._load_cursor()
         self.send_next = self.durable
@@ -146,6 +147,15 @@ class TelemetryPublisher:
             self.durable = durable
             self._stored.forget_below(durable)
             self.journal.keep_from = durable
+            self._confirmed.set()
+
+    async def all_confirmed(self) -> None:
+        """Until every record journaled so far is confirmed (stored by an ingest, or taken by
+        the broker with `confirm="broker"`): a stopping controller waits here, within its
+        drain time, so that a clean stop leaves the archive complete without a restart."""
+        while self.durable < self.journal.next_sample_record:
+            self._confirmed.clear()
+            await self._confirmed.wait()
 
     # -- running -------------------------------------------------------------------------------
 

@@ -58,6 +58,8 @@ class Subscription:
         self.wants_events = events
         self._queue: collections.deque[BusItem] = collections.deque()
         self._waiter: asyncio.Event = asyncio.Event()
+        self._emptied = asyncio.Event()
+        self._emptied.set()
         self._high_water = 0
         self._delivered = 0
         self._dropped = 0
@@ -74,20 +76,30 @@ class Subscription:
         self._queue.append(item)
         self._high_water = max(self._high_water, len(self._queue))
         self._waiter.set()
+        self._emptied.clear()
         return True
 
     def get_nowait(self) -> BusItem | None:
         if not self._queue:
             return None
-        self._delivered += 1
-        return self._queue.popleft()
+        return self._take()
 
     async def get(self) -> BusItem:
         while not self._queue:
             self._waiter.clear()
             await self._waiter.wait()
+        return self._take()
+
+    def _take(self) -> BusItem:
         self._delivered += 1
-        return self._queue.popleft()
+        item = self._queue.popleft()
+        if not self._queue:
+            self._emptied.set()
+        return item
+
+    async def emptied(self) -> None:
+        """Until the subscriber has taken everything queued so far."""
+        await self._emptied.wait()
 
     async def __aiter__(self) -> AsyncIterator[BusItem]:
         while True:

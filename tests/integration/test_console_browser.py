@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from groundseg.config import PadDefinition
-from tests.conftest import ROOT
+from groundseg.config import parse_pad
+from tests.conftest import PAD_FILE, ROOT
 from tests.integration.api_rig import ApiRig, operator_api, password
+from tests.integration.launch_rig import tolerant_pad_text
 
 ARTEFACTS = ROOT / "test-artefacts" / "console"
 CHROMIUM_FLAGS = [
@@ -47,9 +48,11 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def rig(pad: PadDefinition, tmp_path: Path) -> AsyncIterator[ApiRig]:
+async def rig(tmp_path: Path) -> AsyncIterator[ApiRig]:
     # Chromium shares the two cores with the controller and the simulator; a page load can
-    # hold a poll up past three periods, which would hold the count (rightly, on the pad).
+    # hold a reply or a poll up past the pad's margins (a link lost, a value stale), which
+    # would hold the count (rightly, on the pad). These tests are about the console.
+    pad = parse_pad(tolerant_pad_text(PAD_FILE.read_text(), STALE_PERIODS), source="tolerant")
     async with operator_api(pad, tmp_path, speed=SPEED, stale_periods=STALE_PERIODS) as running:
         await running.launch.wait_fresh(within=20.0)
         yield running

@@ -69,7 +69,9 @@ def wait_until(check: object, *, within: float, what: str) -> None:
         time.sleep(0.2)  # polling other processes' progress, under a deadline
 
 
-def controller(tmp_path: Path, broker: Mosquitto, state: Path | None = None) -> Service:
+def controller(
+    tmp_path: Path, broker: Mosquitto, state: Path | None = None, *, extra: list[str] | None = None
+) -> Service:
     return Service(
         [
             "controller",
@@ -82,6 +84,7 @@ def controller(tmp_path: Path, broker: Mosquitto, state: Path | None = None) -> 
             f"127.0.0.1:{broker.port}",
             "--state-dir",
             str(state or tmp_path / "state"),
+            *(extra or []),
         ],
         tmp_path / "controller.log",
     )
@@ -228,6 +231,51 @@ def _stream_and_check(
     assert pad.has_channel(document["channel"])
 
 
+def journal_grows(state: Path, pad: PadDefinition, *, beyond: int) -> None:
+    wait_until(
+        lambda: len(journal_samples(state, pad)["umb.bus.voltage"]) > beyond,
+        within=30,
+        what=f"more than {beyond} voltage samples journaled",
+    )
+
+
+def journal_end(state: Path) -> int:
+    """The record number the next journaled batch would get."""
+    return max((record for record, _ in JournalReader(state / "journal").samples()), default=-1) + 1
+
+
+def confirmed_up_to(state: Path) -> int:
+    """The controller's saved cursor: every record below it is confirmed stored."""
+    return int(json.loads((state / "publisher-cursor.json").read_text())["next_record"])
+
+
+def test_a_clean_stop_waits_until_every_journaled_record_is_stored(
+    tmp_path: Path, pad: PadDefinition, broker: Mosquitto, influx: InfluxDB1
+) -> None:
+    consumer = ingest(tmp_path, broker, ["--influx-v1", influx.url])
+    try:
+        producer = controller(tmp_path, broker)
+        journal_grows(tmp_path / "state", pad, beyond=20)
+        producer.stop()
+        assert producer.process.returncode == 0, producer.log.read_text()[-3000:]
+        assert confirmed_up_to(tmp_path / "state") == journal_end(tmp_path / "state")
+        assert_database_holds_the_journal(tmp_path / "state", pad, influx)
+    finally:
+        consumer.stop()
+
+
+def test_a_stop_without_an_ingest_ends_after_its_drain_time_and_keeps_the_rest(
+    tmp_path: Path, pad: PadDefinition, broker: Mosquitto
+) -> None:
+    producer = controller(tmp_path, broker, extra=["--drain-s", "1"])
+    journal_grows(tmp_path / "state", pad, beyond=10)
+    producer.stop()
+    assert producer.process.returncode == 0, "ended by itself, not killed"
+    unconfirmed = journal_end(tmp_path / "state") - confirmed_up_to(tmp_path / "state")
+    assert unconfirmed > 0, "nothing can be confirmed without an ingest"
+    assert f"records={unconfirmed}" in producer.log.read_text()
+
+
 def test_a_killed_ingest_restarts_and_nothing_is_missing(
     tmp_path: Path, pad: PadDefinition, broker: Mosquitto, influx: InfluxDB1
 ) -> None:
@@ -269,11 +317,7 @@ def test_a_killed_controller_resumes_its_journal_and_never_reuses_a_sequence_num
     consumer = ingest(tmp_path, broker, ["--influx-v1", influx.url])
     try:
         producer = controller(tmp_path, broker)
-        wait_until(
-            lambda: len(journal_samples(tmp_path / "state", pad)["umb.bus.voltage"]) > 20,
-            within=30,
-            what="journal growing",
-        )
+        journal_grows(tmp_path / "state", pad, beyond=20)
         producer.kill()
         before = list(JournalReader(tmp_path / "state" / "journal").samples())
         producer = controller(tmp_path, broker)

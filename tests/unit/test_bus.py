@@ -94,6 +94,22 @@ async def test_a_waiting_subscriber_wakes_when_an_item_arrives() -> None:
     assert isinstance(got, Event)
 
 
+async def test_emptied_waits_until_the_subscriber_has_taken_everything_queued() -> None:
+    bus = Bus()
+    journal = bus.subscribe("journal", capacity=10, overflow=Overflow.FAULT)
+    async with asyncio.timeout(1.0):
+        await journal.emptied()  # nothing queued yet
+    for seq in range(3):
+        bus.publish(batch(seq))
+    emptied = asyncio.create_task(journal.emptied())
+    taken = [journal.get_nowait(), await journal.get()]
+    await asyncio.sleep(0)
+    assert not emptied.done(), f"one item is still queued after {len(taken)} taken"
+    await journal.get()
+    async with asyncio.timeout(1.0):
+        await emptied
+
+
 def test_events_validate_on_construction() -> None:
     with pytest.raises(ValueError, match="dotted lowercase"):
         Event(kind="Link Lost", source="plc", time_ns=1)
