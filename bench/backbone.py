@@ -15,9 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import aiomqtt
 import numpy as np
@@ -34,6 +33,7 @@ from groundseg.mqtt.publisher import TelemetryPublisher
 from groundseg.mqtt.topics import Topics
 from groundseg.quality import Quality
 from groundseg.telemetry.batch import SampleBatch
+from tests.helpers import in_background
 from tests.services import InfluxDB1, Mosquitto, VictoriaMetrics
 
 __all__ = ["ingest_process", "produce", "run_backbone_benchmarks", "stored_rows"]
@@ -108,17 +108,6 @@ def stored_rows(influx: InfluxDB1) -> int:
     return int(series[0]["values"][0][1]) if series else 0
 
 
-@contextlib.asynccontextmanager
-async def _running(coroutine: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
-    task = asyncio.create_task(coroutine)
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 async def produce(
     directory: Path, broker_port: int, *, rate: float, seconds: float
 ) -> tuple[int, float]:
@@ -141,7 +130,7 @@ async def produce(
         clock=SystemClock(),
     )
     try:
-        async with _running(publisher.run()):
+        async with in_background(publisher.run()):
             while not publisher.statistics().connected:
                 await asyncio.sleep(0.05)
             values = _values(np.random.default_rng(1))
@@ -205,7 +194,7 @@ async def naive(directory: Path, *, seconds: float) -> float:
 
         ready = asyncio.Event()
         async with (
-            _running(subscribe(ready)),
+            in_background(subscribe(ready)),
             aiomqtt.Client("127.0.0.1", broker.port, identifier="naive-pub") as pub,
         ):
             await ready.wait()

@@ -5,11 +5,12 @@
   run in a process of their own, so the CPU measured is only the controller's. Baseline:
   the same process with the same telemetry flowing and no console, in the same run.
 - A stalled console: the decision latency (batch on the bus to hold, under 250k samples/s)
-  with 19 reading consoles and one that never reads, against the same bench without
-  consoles, alternating.
+  with 19 reading consoles and one that never reads, against the same 19 alone (and, for
+  the record, no console), in turn.
 - Command round trip: an HTTP request to the operator API until the gate has verified the
-  readback, against the simulated PLC over real sockets. The command is a set point (a
-  register write and its readback), so no valve travel is in the figure.
+  readback, against the simulated PLC (its own process) over real sockets, with Mosquitto
+  as the broker. The command is a set point (a register write and its readback), so no
+  valve travel is in the figure. Baseline: a bare pymodbus write and read in the same run.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from pymodbus.client import AsyncModbusTcpClient
 
 from bench.decisions import PAD_FILE, _runner, bus_to_hold
 from bench.harness import Result, median, percentile
@@ -43,15 +45,17 @@ from groundseg.api import (
 )
 from groundseg.api.routes_read import full_state
 from groundseg.clock import SystemClock
-from groundseg.config import load_pad
+from groundseg.config import PadDefinition, RegisterSource, load_pad
 from groundseg.controller import Controller, ControllerSettings
 from groundseg.gate.authority import Role, User
 from groundseg.launch.runner import LaunchRunner
+from groundseg.mqtt.connection import MqttSettings
 from groundseg.quality import Quality
 from groundseg.sequencer.plan import compile_plan
+from groundseg.simulator import simulator
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.bus import Bus
-from hw_sim.pad import SimulatedPad
+from tests.services import Mosquitto
 
 REPO = Path(__file__).resolve().parents[1]
 ROUND_TRIP_COMMAND = "lox.pump.set_speed"
@@ -208,32 +212,48 @@ def _watching(
 
 async def decisions_with_a_stalled_console(
     trials: int, rounds: int
-) -> tuple[list[float], list[float], int]:
-    """p99s of the decision latency without consoles and with 19 + 1 stalled, alternating."""
+) -> tuple[list[float], list[float], list[float], int]:
+    """p99s of the decision latency with no console, with 19 reading consoles, and with the
+    same 19 plus one that never reads, in turn: the stalled one is judged against the same
+    load without it (serving 19 consoles costs the process half a core either way)."""
     without: list[float] = []
-    watched: list[float] = []
+    reading: list[float] = []
+    stalled: list[float] = []
     dropped = 0
     for _ in range(rounds):
         plain, _ = await bus_to_hold(trials)
         without.append(percentile(plain, 99))
+        seen, _ = await bus_to_hold(trials, attach=_watching(CONSOLES - 1, 0, []))
+        reading.append(percentile(seen, 99))
         hubs: list[StreamHub] = []
         seen, _ = await bus_to_hold(trials, attach=_watching(CONSOLES - 1, 1, hubs))
-        watched.append(percentile(seen, 99))
+        stalled.append(percentile(seen, 99))
         dropped += hubs[0].statistics().updates_dropped
-    return without, watched, dropped
+    return without, reading, stalled, dropped
 
 
-async def command_round_trip(requests: int) -> list[float]:
-    """Milliseconds from the request leaving the client to the verified answer."""
+async def command_round_trip(requests: int) -> tuple[list[float], list[float]]:
+    """Milliseconds from the request leaving the client to the verified answer, and the
+    baseline: the same register written and read back by a bare pymodbus client on a
+    connection of its own, alongside the running controller, in the same run. As deployed,
+    the PLC (hw_sim) and the broker (Mosquitto) are processes of their own: in this one,
+    the simulator's physics and the embedded broker would share the controller's loop and
+    be counted as the controller's."""
     pad = load_pad(PAD_FILE)
     latencies: list[float] = []
-    async with SimulatedPad(pad, speed=1.0, seed=4) as sim:
-        with tempfile.TemporaryDirectory() as state:
+    bare: list[float] = []
+    async with simulator(PAD_FILE, speed=1.0, seed=4) as sim:
+        with (
+            tempfile.TemporaryDirectory() as state,
+            Mosquitto.running(Path(state) / "mosquitto") as broker,
+        ):
             controller = Controller(
                 pad,
                 ControllerSettings(
                     state_dir=Path(state),
                     endpoints=sim.endpoints,
+                    mqtt=MqttSettings(port=broker.port),
+                    confirm="broker",
                     api=ApiSettings(port=0, limits=GENEROUS),
                 ),
                 users=USERS,
@@ -261,19 +281,44 @@ async def command_round_trip(requests: int) -> list[float]:
                         )
                         latencies.append((time.perf_counter() - started) * 1000)
                         assert answer.status_code == 200, answer.text
+                bare = await _bare_write_and_read(sim.endpoints["plc"], pad, requests)
                 running.cancel()
+    return latencies, bare
+
+
+async def _bare_write_and_read(endpoint: str, pad: PadDefinition, requests: int) -> list[float]:
+    channel = pad.channel(pad.commands[ROUND_TRIP_COMMAND].writes[0].channel)
+    source = channel.source
+    assert isinstance(source, RegisterSource)
+    unit = pad.devices[channel.device].unit_id
+    host, port = endpoint.rsplit(":", 1)
+    client = AsyncModbusTcpClient(host, port=int(port), timeout=1.0, retries=0)
+    await client.connect()
+    latencies: list[float] = []
+    try:
+        for n in range(requests):
+            raw = round((1000.0 + (n % 2) * 100.0 - channel.offset) / channel.scale)
+            started = time.perf_counter()
+            await client.write_register(source.address, raw, device_id=unit)
+            reply = await client.read_holding_registers(source.address, count=1, device_id=unit)
+            latencies.append((time.perf_counter() - started) * 1000)
+            assert reply.registers == [raw]
+    finally:
+        client.close()
     return latencies
 
 
 async def run_console_benchmarks(*, quick: bool) -> list[Result]:
+    # First, while this process is as a controller's would be: the stalled-console bench
+    # leaves a heap of hundreds of thousands of batches behind for the collector.
+    round_trip, bare = await command_round_trip(100 if quick else 400)
     cpu = await consoles_cpu(5.0 if quick else 20.0)
     extra = cpu["loaded"] - cpu["baseline"]
-    without, watched, dropped = await decisions_with_a_stalled_console(
+    without, reading, watched, dropped = await decisions_with_a_stalled_console(
         100 if quick else 300, 2 if quick else 3
     )
-    round_trip = await command_round_trip(100 if quick else 400)
     p99_round_trip = percentile(round_trip, 99)
-    ratio = median(watched) / median(without)
+    ratio = median(watched) / median(reading)
     return [
         Result(
             name="20 consoles at 10 Hz, 2,000 channels each: controller's extra CPU",
@@ -287,9 +332,9 @@ async def run_console_benchmarks(*, quick: bool) -> list[Result]:
             name="Decision latency with a stalled console (19 reading, 1 never reading)",
             value=median(watched),
             unit="ms p99",
-            target="unchanged against no consoles (ratio <= 1.25)",
+            target="unchanged by the stalled one (ratio <= 1.25 against the 19 alone)",
             passed=ratio <= 1.25,
-            detail=f"median of {len(watched)} rounds' p99; without consoles {median(without):.3f} ms in the same run (ratio {ratio:.2f}); {dropped} updates dropped for the stalled console, none waited for",
+            detail=f"median of {len(watched)} rounds' p99; in the same run with the 19 reading consoles alone {median(reading):.3f} ms (ratio {ratio:.2f}), with no console {median(without):.3f} ms; {dropped} updates dropped for the stalled console, none waited for",
             trials=tuple(round(v, 4) for v in watched),
         ),
         Result(
@@ -298,7 +343,7 @@ async def run_console_benchmarks(*, quick: bool) -> list[Result]:
             unit="ms p99",
             target="p99 <= 50 ms",
             passed=p99_round_trip <= 50.0,
-            detail=f"{len(round_trip)} {ROUND_TRIP_COMMAND} commands over HTTP to the controller, gate (audit synced), Modbus TCP write and readback from hw_sim's PLC; median {percentile(round_trip, 50):.1f} ms, max {max(round_trip):.1f} ms",
+            detail=f"{len(round_trip)} {ROUND_TRIP_COMMAND} commands over HTTP to the controller, gate (audit synced), Modbus TCP write and readback from hw_sim's PLC (its own process), telemetry and events out to Mosquitto; median {percentile(round_trip, 50):.1f} ms, max {max(round_trip):.1f} ms; baseline in the same run, a bare pymodbus write and read of the register beside the controller: median {percentile(bare, 50):.1f} ms, p99 {percentile(bare, 99):.1f} ms (round trip / baseline at p99: {p99_round_trip / percentile(bare, 99):.1f})",
             trials=tuple(round(v, 3) for v in round_trip),
         ),
     ]

@@ -349,11 +349,11 @@ class Controller:
     def _journal_event(self, event: Event) -> None:
         assert self.live is not None
         try:
-            self.journal.append_event(event)
+            record = self.journal.append_event(event)
         except OSError as exc:
             log.error("event not journaled", kind=event.kind, reason=exc.strerror)
             return
-        self.live.notify_event()
+        self.live.notify_event(record, event)
 
     def _not_archived(self, batch: SampleBatch, exc: OSError) -> None:
         assert self.publisher is not None

@@ -6,7 +6,9 @@
         sim.reading("lox.s1.ullage_pressure.a")
 
 The plant is advanced lazily: every device read brings it up to the present (at most once
-a millisecond), and a background tick keeps it moving when nobody reads. Entering the
+a millisecond), and a background tick keeps it moving when nobody reads. A device's
+register image is encoded only when that device is read (encoding every image on every
+refresh cost more than the physics). Entering the
 context returns once every device is listening; leaving it stops them all.
 """
 
@@ -25,7 +27,7 @@ import structlog
 
 from groundseg.config import Channel, LinkKind, PadDefinition
 from hw_sim.clock import SimClock
-from hw_sim.devices.images import GroupImage, ModbusImage
+from hw_sim.devices.images import GroupImage, ModbusImage, Refresh
 from hw_sim.devices.line import SerialLine
 from hw_sim.devices.modbus import ModbusRtuDevice, ModbusTcpDevice, build_sim_device
 from hw_sim.devices.umbilical import UmbilicalController
@@ -71,8 +73,8 @@ class SimulatedPad:
         self.writes: list[tuple[str, float]] = []
         """Every write a device received (channel, value), in order: what went on the wire."""
         self._link: dict[str, LinkFaults] = {d: LinkFaults() for d in pad.devices}
-        self._modbus_images: list[ModbusImage] = []
-        self._group_images: list[GroupImage] = []
+        self._generation = 0
+        """Counts refreshes; an image encoded at an older one is out of date."""
         self._tcp: dict[str, ModbusTcpDevice] = {}
         self._lines: list[SerialLine] = []
         self._servers: dict[str, ModbusRtuDevice | UmbilicalController | WeatherStation] = {}
@@ -143,14 +145,15 @@ class SimulatedPad:
             link = self._link_faults(device_id)
             if device.link in (LinkKind.MODBUS_TCP, LinkKind.MODBUS_RTU):
                 image = ModbusImage(device, channels, positions)
-                self._modbus_images.append(image)
                 # On a serial line the line itself applies delays; over TCP the datastore does.
                 delay = (
                     self._reply_delay(device_id)
                     if device.link is LinkKind.MODBUS_TCP
                     else _no_delay
                 )
-                sim_device = build_sim_device(device, image, self.refresh, self.command, delay)
+                sim_device = build_sim_device(
+                    device, image, self._refresher(image), self.command, delay
+                )
                 if device.link is LinkKind.MODBUS_TCP:
                     self._tcp[device_id] = ModbusTcpDevice(
                         device, sim_device, link, self._rng, self.host
@@ -161,13 +164,12 @@ class SimulatedPad:
                     )
             elif device.link is LinkKind.UMBILICAL:
                 group_image = GroupImage(device, channels, positions)
-                self._group_images.append(group_image)
                 self._servers[device_id] = UmbilicalController(
                     device,
                     group_image,
                     self._line(device_id, link),
                     plant=self.plant.umbilical,
-                    refresh=self.refresh,
+                    refresh=self._refresher(group_image),
                     command=self.command,
                 )
             else:
@@ -206,7 +208,7 @@ class SimulatedPad:
     # -- the plant, as devices see it ----------------------------------------------------
 
     def refresh(self, *, force: bool = False) -> None:
-        """Bring the plant and every device image up to the present."""
+        """Bring the plant and the sensor readings up to the present."""
         real = time.monotonic()
         if not force and real - self._last_real < REFRESH_INTERVAL_S:
             return
@@ -216,10 +218,20 @@ class SimulatedPad:
             self.plant.advance(now - self._last_sim)
             self._last_sim = now
         self._readings = self.sensors.read(self.plant.values(), now)
-        for modbus_image in self._modbus_images:
-            modbus_image.update(self._readings)
-        for group_image in self._group_images:
-            group_image.update(self._readings)
+        self._generation += 1
+
+    def _refresher(self, image: ModbusImage | GroupImage) -> Refresh:
+        """A device's refresh: the plant, then its own image if the readings moved."""
+        encoded = -1
+
+        def refresh(*, force: bool = False) -> None:
+            nonlocal encoded
+            self.refresh(force=force)
+            if encoded != self._generation:
+                image.update(self._readings)
+                encoded = self._generation
+
+        return refresh
 
     def readings(self) -> npt.NDArray[np.float64]:
         self.refresh()

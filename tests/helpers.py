@@ -10,9 +10,18 @@ import asyncio
 import contextlib
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Coroutine,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from groundseg.clock import SystemClock
 from groundseg.config import PadDefinition
@@ -22,7 +31,7 @@ from groundseg.quality import Quality
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.latest import LatestValues
 
-__all__ = ["DriverRig", "eventually", "run_drivers", "small_disk"]
+__all__ = ["DriverRig", "eventually", "in_background", "run_drivers", "small_disk"]
 
 
 @contextlib.contextmanager
@@ -101,6 +110,20 @@ class DriverRig:
 
 
 @contextlib.asynccontextmanager
+async def in_background(
+    coroutine: Coroutine[Any, Any, None], name: str | None = None
+) -> AsyncIterator[asyncio.Task[None]]:
+    """Run `coroutine` as a task until the block ends; then cancel it and wait for it."""
+    task = asyncio.create_task(coroutine, name=name)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
 async def run_drivers(
     pad: PadDefinition,
     endpoints: Mapping[str, str],
@@ -119,12 +142,7 @@ async def run_drivers(
             for device_id, driver in drivers.items():
                 tasks.create_task(driver.run(), name=f"driver-{device_id}")
 
-    runner = asyncio.create_task(run_all(), name="drivers")
-    try:
+    async with in_background(run_all(), name="drivers"):
         async with asyncio.timeout(connect_within):
             await asyncio.gather(*(d.wait_connected() for d in drivers.values()))
         yield rig
-    finally:
-        runner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner

@@ -13,9 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from groundseg import __version__
 from groundseg.api import routes_control, routes_read, stream_route
@@ -27,15 +26,45 @@ __all__ = ["CONSOLE", "create_app"]
 
 CONSOLE = Path(__file__).resolve().parent.parent / "console" / "static"
 
-_SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": (
-        "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
-        "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+        b"style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
     ),
-}
+]
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+class SecurityHeaders:
+    """Adds the headers to every HTTP response; plain ASGI, because Starlette's
+    `@app.middleware("http")` runs each request through extra tasks and memory streams,
+    which cost milliseconds on the command path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = [*_SECURITY_HEADERS]
+        if str(scope.get("path", "")).startswith("/api/"):
+            extra.append(_NO_STORE)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                ours = {name for name, _ in extra}
+                message["headers"] = [
+                    *(h for h in message.get("headers", []) if h[0].lower() not in ours),
+                    *extra,
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def create_app(api: ApiContext, *, console: Path | None = CONSOLE) -> FastAPI:
@@ -53,15 +82,8 @@ def create_app(api: ApiContext, *, console: Path | None = CONSOLE) -> FastAPI:
     app.include_router(routes_control.router)
     app.include_router(stream_route.router)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: object) -> Response:
-        response: Response = await call_next(request)  # type: ignore[operator]
-        response.headers.update(_SECURITY_HEADERS)
-        if request.url.path.startswith("/api/"):
-            response.headers["Cache-Control"] = "no-store"
-        return response
-
     if console is not None and console.is_dir():
         app.mount("/", StaticFiles(directory=console, html=True), name="console")
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=api.limits.max_body_bytes)
     return app

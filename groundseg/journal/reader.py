@@ -68,6 +68,10 @@ class JournalReader:
     ) -> Iterator[tuple[int, Event]]:
         for path in self._segments(EVENTS, from_record, start_ns, end_ns):
             for record_batch in read_segment(path):
+                rows = record_batch.num_rows
+                # Skip what lies before the cursor undecoded: a catch-up starts mid-segment.
+                if rows == 0 or record_batch.column(0)[rows - 1].as_py() < from_record:
+                    continue
                 for record, event in events_from_record_batch(record_batch):
                     if record < from_record:
                         continue

@@ -6,8 +6,11 @@
   subscription that drops its oldest batches when behind: only the latest value matters.
 - The countdown's state (T- and L-clock, hold reason, phase, step) as retained JSON on
   `countdown/state` whenever it changes, checked at the same rate.
-- Events as JSON on `events/<kind>`, QoS 1, read from the journal through a cursor, so an
-  event raised during a broker outage is sent when the broker returns.
+- Events as JSON on `events/<kind>`, QoS 1, in journal order through a cursor: handed over
+  live as they are journaled, and read back from the journal only to catch up (after a
+  broker outage or a restart), so an event raised during an outage is sent when the
+  broker returns. (Reading every new event back from its segment cost a scan of the whole
+  segment per event, which grew with the count and held up the controller's loop.)
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import contextlib
 import datetime
 import json
 import math
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import aiomqtt
@@ -41,6 +45,10 @@ from groundseg.telemetry.latest import LatestValues
 __all__ = ["LivePublisher", "event_json", "latest_json"]
 
 log = structlog.get_logger("groundseg.live")
+
+EVENTS_LIVE = 10_000
+"""Journaled events held for hand-over; beyond that they are read back from the journal."""
+CURSOR_SAVE_S = 0.5
 
 
 def latest_json(
@@ -111,6 +119,10 @@ class LivePublisher:
         self.event_next = self._load_event_cursor()
         self._events_waiting = asyncio.Event()
         self._unjournaled: collections.deque[Event] = collections.deque(maxlen=100)
+        self._journaled: collections.deque[tuple[int, Event]] = collections.deque(
+            maxlen=EVENTS_LIVE
+        )
+        self._cursor_saved = (self.event_next, time.monotonic())
         self.latest_messages = 0
         self.events_sent = 0
         self.countdown = countdown
@@ -134,8 +146,9 @@ class LivePublisher:
         self._unjournaled.append(event)
         self._events_waiting.set()
 
-    def notify_event(self) -> None:
-        """An event was journaled."""
+    def notify_event(self, record: int, event: Event) -> None:
+        """An event was journaled as `record`; never blocks (overflow is read back)."""
+        self._journaled.append((record, event))
         self._events_waiting.set()
 
     def set_archived(self, batch: SampleBatch, *, archived: bool) -> None:
@@ -197,6 +210,12 @@ class LivePublisher:
                     self._countdown_sent = state
 
     async def _publish_events(self, client: aiomqtt.Client) -> None:
+        try:
+            await self._send_events(client)
+        finally:
+            self._save_event_cursor()
+
+    async def _send_events(self, client: aiomqtt.Client) -> None:
         while True:
             while self._unjournaled:
                 event = self._unjournaled[0]
@@ -204,15 +223,40 @@ class LivePublisher:
                 raise_if_cancelling()
                 self._unjournaled.popleft()
                 self.events_sent += 1
-            for record, event in self.journal.events(from_record=self.event_next):
+            for record, event in self._next_events():
                 await client.publish(
                     self.topics.event(event.kind), event_json(record, event), qos=1
                 )
                 raise_if_cancelling()
                 self.event_next = record + 1
                 self.events_sent += 1
-                self._save_event_cursor()
+            self._save_event_cursor_now_and_then()
             self._events_waiting.clear()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):
+                async with asyncio.timeout(CURSOR_SAVE_S):
                     await self._events_waiting.wait()
+
+    def _next_events(self) -> Iterator[tuple[int, Event]]:
+        """From the cursor on: live while the hand-over holds the next record, else from
+        the journal up to where the hand-over starts. The caller moves the cursor."""
+        journaled = self._journaled
+        while journaled and journaled[0][0] < self.event_next:
+            journaled.popleft()
+        if journaled and journaled[0][0] == self.event_next:
+            while journaled and journaled[0][0] == self.event_next:
+                yield journaled.popleft()
+            return
+        end = journaled[0][0] if journaled else None
+        for record, event in self.journal.events(from_record=self.event_next):
+            if end is not None and record >= end:
+                return
+            yield record, event
+
+    def _save_event_cursor_now_and_then(self) -> None:
+        """At most every CURSOR_SAVE_S: a restart resends at most that much (QoS 1 is at
+        least once anyway), and a burst of events costs one file replace, not one each."""
+        saved, at = self._cursor_saved
+        now = time.monotonic()
+        if self.event_next != saved and now - at >= CURSOR_SAVE_S:
+            self._save_event_cursor()
+            self._cursor_saved = (self.event_next, now)

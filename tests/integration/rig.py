@@ -3,10 +3,7 @@ services, a Mosquitto and databases of the test's own; helpers to count what was
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -51,19 +48,6 @@ class Pipeline:
         for seq in seqs:
             item = batch(source, seq)
             self.publisher.offer(self.journal.append(item), item)
-
-
-@contextlib.asynccontextmanager
-async def task(
-    coroutine: Coroutine[Any, Any, None], name: str
-) -> AsyncIterator[asyncio.Task[None]]:
-    running = asyncio.create_task(coroutine, name=name)
-    try:
-        yield running
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
 
 
 def connection(

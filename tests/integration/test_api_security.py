@@ -31,6 +31,21 @@ async def test_a_request_without_a_token_is_refused_with_401(rig: ApiRig) -> Non
     assert answer.json()["error"] == "unauthenticated"
 
 
+async def test_responses_keep_the_console_out_of_frames_and_api_answers_out_of_caches(
+    rig: ApiRig,
+) -> None:
+    async with rig.client() as anonymous:
+        page = await anonymous.get("/")
+        refused = await anonymous.get("/api/state")
+    for answer in (page, refused):
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+        assert len(answer.headers.get_list("X-Frame-Options")) == 1
+    assert refused.headers["Cache-Control"] == "no-store"
+    assert "no-store" not in page.headers.get("Cache-Control", ""), "the console may be cached"
+
+
 async def test_forged_tokens_are_refused(rig: ApiRig) -> None:
     real = await rig.login("director")
     altered = real[:-1] + ("A" if real[-1] != "A" else "B")

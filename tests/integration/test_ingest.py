@@ -9,7 +9,7 @@ from groundseg.ingest.service import COMMIT_FRAMES, IngestService, IngestSetting
 from groundseg.ingest.sinks import InfluxV1Sink, InfluxV2Sink
 from groundseg.ingest.spool import Spool
 from groundseg.mqtt.connection import MqttSettings, make_client
-from tests.helpers import eventually, small_disk
+from tests.helpers import eventually, in_background, small_disk
 from tests.integration.rig import (
     CHANNELS,
     T0,
@@ -22,7 +22,6 @@ from tests.integration.rig import (
     ingest,
     pipeline,
     rows_stored,
-    task,
 )
 from tests.services import InfluxDB1, Mosquitto, VictoriaMetrics
 
@@ -37,7 +36,10 @@ async def test_every_sample_reaches_influxdb_and_victoriametrics_once(
             broker,
             [InfluxV1Sink(influx.url, influx.database), InfluxV2Sink(vm.url, bucket="groundseg")],
         )
-        async with task(service.run(), "ingest"), task(line.publisher.run(), "publisher"):
+        async with (
+            in_background(service.run(), "ingest"),
+            in_background(line.publisher.run(), "publisher"),
+        ):
             line.produce("plc", range(300))
             line.produce("gas_panel", range(100))
             await all_stored(line, influx, 400, what="in InfluxDB")
@@ -76,7 +78,10 @@ async def test_a_broker_killed_under_load_loses_nothing(
 ) -> None:
     line = pipeline(tmp_path, broker)
     service = ingest(tmp_path, broker, [InfluxV1Sink(influx.url, influx.database)])
-    async with task(service.run(), "ingest"), task(line.publisher.run(), "publisher"):
+    async with (
+        in_background(service.run(), "ingest"),
+        in_background(line.publisher.run(), "publisher"),
+    ):
         line.produce("plc", range(200))
         await eventually(lambda: count_rows(influx) >= 50, within=20.0, what="data flowing")
         broker.kill()  # SIGKILL: the broker's queued messages die with it
@@ -104,9 +109,9 @@ async def test_the_database_away_longer_than_the_retry_budget_loses_nothing(
     )
     health = EventLog(broker, TOPICS.ingest_health("ingest-1"))
     async with (
-        task(health.listen(), "health"),
-        task(service.run(), "ingest"),
-        task(line.publisher.run(), "publisher"),
+        in_background(health.listen(), "health"),
+        in_background(service.run(), "ingest"),
+        in_background(line.publisher.run(), "publisher"),
     ):
         line.produce("plc", range(100))
         await eventually(lambda: count_rows(influx) == 100, within=20.0, what="the first 100 rows")
@@ -179,9 +184,9 @@ async def test_two_ingest_instances_on_a_shared_subscription_store_every_sample_
         shared="ingest",
     )
     async with (
-        task(first.run(), "ingest-a"),
-        task(second.run(), "ingest-b"),
-        task(line.publisher.run(), "publisher"),
+        in_background(first.run(), "ingest-a"),
+        in_background(second.run(), "ingest-b"),
+        in_background(line.publisher.run(), "publisher"),
     ):
         # Both subscribed before the load starts (else the first takes it all).
         await eventually(
@@ -214,9 +219,9 @@ async def test_a_full_spool_disk_raises_an_alarm_holds_frames_back_and_loses_not
         )
         try:
             async with (
-                task(events.listen(), "events"),
-                task(service.run(), "ingest"),
-                task(line.publisher.run(), "publisher"),
+                in_background(events.listen(), "events"),
+                in_background(service.run(), "ingest"),
+                in_background(line.publisher.run(), "publisher"),
             ):
                 influx.stop()
                 line.produce("plc", range(3000))
@@ -256,9 +261,9 @@ async def test_refused_lines_and_bad_frames_go_to_the_dead_letter_file_with_an_a
     events = EventLog(broker)
     service = ingest(tmp_path, broker, [InfluxV1Sink(influx.url, influx.database)])
     async with (
-        task(events.listen(), "events"),
-        task(service.run(), "ingest"),
-        task(line.publisher.run(), "publisher"),
+        in_background(events.listen(), "events"),
+        in_background(service.run(), "ingest"),
+        in_background(line.publisher.run(), "publisher"),
     ):
         await eventually(service.subscribed.is_set, within=10.0, what="the ingest subscribed")
         line.produce("plc", range(5))

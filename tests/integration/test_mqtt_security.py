@@ -11,6 +11,7 @@ import pytest
 
 from groundseg.ingest.sinks import InfluxV1Sink
 from groundseg.mqtt.connection import MqttSettings, make_client
+from tests.helpers import in_background
 from tests.integration.rig import (
     TOPICS,
     all_stored,
@@ -18,7 +19,6 @@ from tests.integration.rig import (
     connection,
     ingest,
     pipeline,
-    task,
 )
 from tests.services import InfluxDB1, Mosquitto
 
@@ -38,7 +38,10 @@ async def test_telemetry_flows_over_tls_with_each_service_s_own_password(
         [InfluxV1Sink(influx.url, influx.database)],
         mqtt=connection(tmp_path, secure_broker, user="groundseg-ingest"),
     )
-    async with task(service.run(), "ingest"), task(line.publisher.run(), "publisher"):
+    async with (
+        in_background(service.run(), "ingest"),
+        in_background(line.publisher.run(), "publisher"),
+    ):
         line.produce("plc", range(200))
         await all_stored(line, influx, 200, what="through the TLS broker")
     assert_exactly(influx, {"plc": 200})
@@ -110,7 +113,10 @@ async def test_mqtt_3_1_1_carries_the_whole_backbone(
         [InfluxV1Sink(influx.url, influx.database)],
         mqtt=connection(tmp_path, broker, protocol=4),
     )
-    async with task(service.run(), "ingest"), task(line.publisher.run(), "publisher"):
+    async with (
+        in_background(service.run(), "ingest"),
+        in_background(line.publisher.run(), "publisher"),
+    ):
         line.produce("plc", range(150))
         await all_stored(line, influx, 150, what="over MQTT 3.1.1")
     assert_exactly(influx, {"plc": 150})

@@ -20,7 +20,7 @@ from groundseg.mqtt.publisher import TelemetryPublisher
 from groundseg.mqtt.topics import Topics
 from groundseg.quality import Quality
 from groundseg.telemetry.batch import SampleBatch
-from tests.helpers import eventually
+from tests.helpers import eventually, in_background
 from tests.integration import rig
 from tests.services import Mosquitto
 
@@ -69,25 +69,15 @@ async def collector(
                 frames[frame.record] = frame.batch
 
     ready = asyncio.Event()
-    task = asyncio.create_task(collect())
-    await asyncio.wait_for(ready.wait(), 10)
-    try:
+    async with in_background(collect()):
+        await asyncio.wait_for(ready.wait(), 10)
         yield frames
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @contextlib.asynccontextmanager
 async def running(publisher: TelemetryPublisher) -> AsyncIterator[None]:
-    task = asyncio.create_task(publisher.run())
-    try:
+    async with in_background(publisher.run()):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def publisher_for(
