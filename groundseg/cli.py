@@ -27,6 +27,7 @@ from groundseg.errors import AuditBroken, ConfigError, ConfigProblem, GroundsegE
 from groundseg.gate.audit import verify_audit
 from groundseg.logs import configure_logging
 from groundseg.poll_view import PollView, make_console, run_poll, select_channels
+from groundseg.replay_cli import add_replay_commands
 from groundseg.sequencer.plan import compile_plan
 from groundseg.service_cli import add_service_commands
 from groundseg.simulator import simulator_process
@@ -128,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     add_service_commands(commands)
     add_demo_command(commands)
     add_users_command(commands)
+    add_replay_commands(commands)
     return parser
 
 

@@ -7,10 +7,12 @@ numpy views of the memory-mapped files, without copies.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from groundseg.journal.format import (
     EVENTS,
@@ -48,6 +50,33 @@ class JournalReader:
                     if len(batch) == 0:
                         continue
                 yield record, batch
+
+    def channel_names(self) -> list[str]:
+        """The channel ids the samples' `channel` column indexes (from the newest segment's
+        schema: a journal explains itself without the pad file it was recorded with)."""
+        for path in reversed(segments_of(self.directory, SAMPLES)):
+            try:
+                schema = pa.ipc.open_stream(pa.memory_map(str(path))).schema
+            except (OSError, pa.ArrowInvalid):
+                continue
+            metadata = schema.metadata or {}
+            return list(json.loads(metadata[b"groundseg.channels"]))
+        return []
+
+    def sample_count(self, *, start_ns: int | None = None, end_ns: int | None = None) -> int:
+        """Samples in the closed segments that may overlap the range, from their indexes
+        (an estimate for progress: the segment being written has no index yet)."""
+        total = 0
+        for path in segments_of(self.directory, SAMPLES):
+            summary = _index(path)
+            if summary is None:
+                continue
+            if start_ns is not None and summary.max_time_ns < start_ns:
+                continue
+            if end_ns is not None and summary.min_time_ns >= end_ns:
+                continue
+            total += summary.rows
+        return total
 
     def last_sequences(self, *, segments: int = 3) -> dict[str, int]:
         """The last batch sequence number journaled for each source (from the newest

@@ -117,7 +117,15 @@ class LaunchRunner:
         if phase not in self.plan.phases:
             raise ValueError(f"unknown phase {phase!r} (phases: {', '.join(self.plan.phases)})")
         self.sequencer.phase = phase
-        self._apply([Announce(kind="sequence.phase", message=f"phase {phase} armed by a bench")])
+        self._apply(
+            [
+                Announce(
+                    kind="sequence.phase",
+                    message=f"phase {phase} armed by a bench",
+                    fields={"phase": phase},
+                )
+            ]
+        )
 
     async def wait_fresh(self, within_s: float | None = None) -> bool:
         """Until every channel has a trusted value (the links are up); False past

@@ -412,7 +412,13 @@ class Sequencer:
         out: list[Action] = []
         if step.phase is not None and step.phase != self.phase:
             self.phase = step.phase
-            out.append(Announce(kind="sequence.phase", message=f"phase {step.phase}"))
+            out.append(
+                Announce(
+                    kind="sequence.phase",
+                    message=f"phase {step.phase}",
+                    fields={"phase": step.phase},
+                )
+            )
         out.append(Announce(kind="sequence.step", message=f"step {step.id} started"))
         return out
 

@@ -1,5 +1,6 @@
 """Integration fixtures: the simulated pad on real sockets and ptys, in this process; a
-Mosquitto and an InfluxDB of each test's own, on free loopback ports."""
+Mosquitto and an InfluxDB of each test's own, on free loopback ports; one recorded count
+with a fault, shared by the analyst's tools' tests (they only read it)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from groundseg.config import PadDefinition
 from hw_sim.pad import SimulatedPad
+from tests.integration.recording import Recording, record_a_held_count
 from tests.services import InfluxDB1, Mosquitto
 
 
@@ -18,6 +20,11 @@ async def sim(pad: PadDefinition) -> AsyncIterator[SimulatedPad]:
     """The whole simulated pad at real-time speed."""
     async with SimulatedPad(pad, speed=1.0, seed=7) as simulated:
         yield simulated
+
+
+@pytest.fixture(scope="session")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
+    return record_a_held_count(tmp_path_factory.mktemp("recorded"))
 
 
 @pytest.fixture

@@ -1,0 +1,110 @@
+"""Export of a recorded count to CSV and Parquet: every journaled sample of the chosen
+channels, once, with its quality; nothing written when interrupted or misasked."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from groundseg.errors import ConfigError
+from groundseg.journal.reader import JournalReader
+from groundseg.quality import Quality
+from groundseg.replay.export import export_samples
+from tests.integration.recording import Recording
+
+CHANNELS = ["ker.s1.ullage_pressure.*", "umb.bus.voltage"]
+
+
+def journaled(recording: Recording) -> list[tuple[int, str, float, str]]:
+    """(time, channel, value, quality) of every journaled sample of the exported channels."""
+    reader = JournalReader(recording.journal)
+    names = reader.channel_names()
+    wanted = {i for i, n in enumerate(names) if n.startswith("ker.s1.ullage_pressure.")}
+    wanted.add(names.index("umb.bus.voltage"))
+    return sorted(
+        (
+            int(batch.time_ns[i]),
+            names[batch.channel[i]],
+            float(batch.value[i]),
+            Quality(int(batch.quality[i])).name,
+        )
+        for _, batch in reader.samples()
+        for i in np.flatnonzero(np.isin(batch.channel, list(wanted)))
+    )
+
+
+def test_parquet_holds_every_sample_of_the_chosen_channels(
+    recording: Recording, tmp_path: Path
+) -> None:
+    out = tmp_path / "ker.parquet"
+    summary = export_samples(recording.journal, out, channels=CHANNELS, file_format="parquet")
+    table = pq.read_table(out)
+    rows = sorted(
+        zip(
+            table.column("time").cast("int64").to_pylist(),
+            table.column("channel").cast("string").to_pylist(),
+            table.column("value").to_pylist(),
+            table.column("quality").cast("string").to_pylist(),
+            strict=True,
+        )
+    )
+    expected = journaled(recording)
+    assert len(expected) > 30
+    assert rows == expected
+    assert summary.rows == len(expected)
+    assert any(q == "GOOD" and v >= 3.2 for _, c, v, q in rows if c.startswith("ker.s1.ull"))
+
+
+def test_csv_from_the_command_line_with_a_time_range(recording: Recording, tmp_path: Path) -> None:
+    expected = journaled(recording)
+    middle = expected[len(expected) // 2][0]
+    start = datetime.datetime.fromtimestamp(middle // 1_000_000_000, tz=datetime.UTC)
+    out = tmp_path / "late.csv"
+    subprocess.run(
+        [
+            sys.executable, "-m", "groundseg", "export",
+            "--journal", str(recording.journal),
+            "--from", start.isoformat(),
+            *(arg for pattern in CHANNELS for arg in ("--channels", pattern)),
+            "--out", str(out),
+        ],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    with out.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    begin = int(start.timestamp()) * 1_000_000_000
+    late = [row for row in expected if row[0] >= begin]
+    assert len(rows) == len(late) > 0
+    first = rows[0]
+    assert set(first) == {"time", "channel", "value", "quality", "source"}
+    assert first["time"].endswith("Z")
+    assert sorted((r["channel"], float(r["value"]), r["quality"]) for r in rows) == sorted(
+        (c, v, q) for _, c, v, q in late
+    )
+
+
+def test_a_pattern_matching_nothing_is_refused_and_nothing_is_written(
+    recording: Recording, tmp_path: Path
+) -> None:
+    out = tmp_path / "none.csv"
+    with pytest.raises(ConfigError, match=r"lox\.s9\.\*"):
+        export_samples(recording.journal, out, channels=["lox.s9.*"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_export_leaves_no_file(recording: Recording, tmp_path: Path) -> None:
+    out = tmp_path / "cut.parquet"
+
+    def interrupt(rows: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        export_samples(recording.journal, out, file_format="parquet", progress=interrupt)
+    assert list(tmp_path.iterdir()) == []

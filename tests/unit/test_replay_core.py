@@ -1,0 +1,119 @@
+"""The analyst tools' pure parts: progress lines, the sequence context from recorded
+events, differences between re-runs, and re-running under a reordered definition."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from groundseg.config import PadDefinition
+from groundseg.quality import Quality
+from groundseg.replay.progress import ProgressLine
+from groundseg.replay.rerun import (
+    Context,
+    Decision,
+    Difference,
+    contexts_from_events,
+    differences,
+    rerun,
+)
+from groundseg.telemetry.batch import SampleBatch
+from groundseg.telemetry.events import Event, Severity
+
+T0 = 1_800_000_000_000_000_000
+
+
+def test_progress_says_share_rate_and_time_left_at_most_every_interval() -> None:
+    line = ProgressLine("samples", 1_000_000, started_s=0.0, every_s=1.0)
+    assert line.update(250_000, 10.0) == (
+        "25% (250,000 of ~1,000,000 samples, 25.0k/s, about 30 s left)"
+    )
+    assert line.update(260_000, 10.5) is None, "half a second later: nothing new to print"
+    assert line.update(500_000, 20.0) == (
+        "50% (500,000 of ~1,000,000 samples, 25.0k/s, about 20 s left)"
+    )
+    assert (
+        line.update(1_200_000, 40.0, final=True) == "1,200,000 samples in 40.0 s (30.0k samples/s)"
+    )
+
+
+def test_progress_past_its_estimate_does_not_go_over_100_percent() -> None:
+    line = ProgressLine("samples", 100, started_s=0.0)
+    assert line.update(150, 5.0) == "100% (150 of ~150 samples, 30/s, about 0 s left)"
+
+
+def event(kind: str, at_s: float, **fields: str) -> Event:
+    return Event(
+        kind=kind,
+        source="sequencer",
+        time_ns=T0 + round(at_s * 1e9),
+        severity=Severity.INFO,
+        message=f"phase {fields['phase']}" if "phase" in fields else kind,
+        fields=fields,
+    )
+
+
+def test_the_context_follows_the_recorded_count_and_its_phases() -> None:
+    events = [
+        event("sequence.phase", 2.0, phase="gn2_purge"),
+        event("countdown.started", 1.0),
+        event("command.issued", 1.5),
+        event("countdown.hold", 3.0),
+        event("countdown.scrubbed", 4.0),
+    ]
+    assert contexts_from_events(events) == [
+        Context(time_ns=T0 + 1_000_000_000, phase=None, counting=True),
+        Context(time_ns=T0 + 2_000_000_000, phase="gn2_purge", counting=True),
+        Context(time_ns=T0 + 4_000_000_000, phase=None, counting=False),
+    ]
+
+
+def decision(rule: str, at: int, *, active: bool = True) -> Decision:
+    return Decision(time_ns=at, rule=rule, active=active, reaction="hold", message=rule)
+
+
+def test_differences_are_what_one_rerun_decided_and_the_other_did_not() -> None:
+    same = decision("a", 1)
+    earlier, later = decision("b", 2), decision("b", 5)
+    only_flown = decision("c", 3)
+    assert differences([same, later, only_flown], [same, earlier]) == [
+        Difference(decision=earlier, only_in="changed"),
+        Difference(decision=only_flown, only_in="baseline"),
+        Difference(decision=later, only_in="baseline"),
+    ]
+
+
+def test_a_recording_made_with_another_channel_order_decides_the_same(
+    pad: PadDefinition,
+) -> None:
+    names = [c.id for c in pad.channels]
+    transmitters = [pad.channel(f"ker.s1.ullage_pressure.{x}").index for x in "abc"]
+
+    def batches(position: list[int]) -> list[SampleBatch]:
+        return [
+            SampleBatch.at(
+                source="plc",
+                seq=n,
+                time_ns=T0 + n * 100_000_000,
+                channel=np.array([position[t] for t in transmitters], dtype=np.uint32),
+                value=np.full(3, 3.3 if 5 <= n < 10 else 1.0),
+                quality=Quality.GOOD,
+            )
+            for n in range(15)
+        ]
+
+    counting = [Context(time_ns=T0, phase=None, counting=True)]
+    same_order = list(range(len(names)))
+    flown = rerun(pad, names, batches(same_order), counting)
+    assert [(d.rule, d.active) for d in flown if d.rule == "ker.s1.ullage.meop"] == [
+        ("ker.s1.ullage.meop", True),
+        ("ker.s1.ullage.meop", False),
+    ]
+    # Recorded by a definition that listed the channels the other way round (and had one
+    # this definition does not know).
+    reversed_order = [len(names) - 1 - i for i in range(len(names))]
+    recorded_names = ["retired.channel", *reversed(names)]
+    shifted = [p + 1 for p in reversed_order]
+    assert rerun(pad, recorded_names, batches(shifted), counting) == flown
+    assert not [
+        d for d in rerun(pad, names, batches(same_order), []) if d.rule.startswith("ker")
+    ], "no count under way: the redline is not armed"
