@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # Services and third-party peers the tests use; installed with apt-get when missing.
 DEBIAN_PACKAGES := python3-venv openssl mosquitto mosquitto-clients influxdb influxdb-client \
-	victoria-metrics mbpoll chromium
+	victoria-metrics mbpoll chromium poppler-utils
 PAD ?= pads/baiterek.toml
 # The demo's plant and count speed: at 60x the count from T-6 h takes about seven minutes.
 SPEED ?= 60

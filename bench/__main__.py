@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 
+from bench.analysis import run_analysis_benchmarks
 from bench.backbone import run_backbone_benchmarks
 from bench.console import run_console_benchmarks
 from bench.decisions import run_decision_benchmarks
@@ -16,7 +17,16 @@ from bench.monitors import run_monitor_benchmarks
 from bench.soak import run_soak
 from groundseg.logs import configure_logging
 
-GROUPS = ("modbus", "journal", "backbone", "monitors", "decisions", "console", "soak")
+GROUPS = (
+    "modbus",
+    "journal",
+    "backbone",
+    "monitors",
+    "decisions",
+    "console",
+    "analysis",
+    "soak",
+)
 
 
 def main() -> int:
@@ -48,6 +58,8 @@ def main() -> int:
         results += asyncio.run(run_decision_benchmarks(quick=quick))
     if "console" in chosen:
         results += asyncio.run(run_console_benchmarks(quick=quick))
+    if "analysis" in chosen:
+        results += run_analysis_benchmarks(quick=quick)
     if "soak" in chosen:
         results += (
             run_soak(seconds=60.0, outage_s=15.0)

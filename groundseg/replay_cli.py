@@ -1,11 +1,13 @@
-"""`groundseg export` and `groundseg rerun`: the analyst's commands over a recorded journal.
+"""`groundseg export`, `rerun` and `report`: the analyst's commands over a recorded journal.
 
     groundseg export --journal state/journal --channels 'lox.s1.*' --from 2026-11-29T10:00Z \\
         --to 2026-11-29T11:00Z --format parquet --out lox.parquet
     groundseg rerun --journal state/journal --pad pads/baiterek.toml --with changed.toml
+    groundseg report --journal state/journal --pad pads/baiterek.toml --out r.html --pdf r.pdf
 
-Both show progress with an estimate of the time left on stderr, and stop cleanly on
-Ctrl-C: an interrupted export leaves no file behind, a re-run prints nothing half-done.
+Each shows progress with an estimate of the time left on stderr, and stops cleanly on
+Ctrl-C: an interrupted export or report leaves no file behind, a re-run prints nothing
+half-done.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from pathlib import Path
 
 from groundseg.config import load_pad
 from groundseg.errors import ConfigError, ConfigProblem
+from groundseg.files import replace_file
 from groundseg.journal.reader import JournalReader
 from groundseg.replay.export import ExportFormat, export_samples
+from groundseg.replay.facts import campaign_facts
 from groundseg.replay.progress import ProgressLine
+from groundseg.replay.report import render_html, write_pdf
 from groundseg.replay.rerun import Decision, contexts_from_events, differences, rerun
 from groundseg.telemetry.batch import SampleBatch
 
@@ -62,6 +67,13 @@ def add_replay_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     again.add_argument("--json", action="store_true", help="one JSON object per decision")
     again.set_defaults(handler=_rerun)
+
+    report = commands.add_parser("report", help="a campaign report: HTML, and PDF")
+    _journal_range(report)
+    report.add_argument("--pad", type=Path, required=True, help="the pad definition flown")
+    report.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    report.add_argument("--pdf", type=Path, default=None, help="also print it to this PDF")
+    report.set_defaults(handler=_report)
 
 
 def _journal_range(parser: argparse.ArgumentParser) -> None:
@@ -196,3 +208,28 @@ def _print(decision: Decision, only_in: str, *, json_lines: bool) -> None:
         f"{stamp.isoformat(timespec='milliseconds')} {where} {edge} {decision.rule} "
         f"({decision.reaction}): {decision.message}".replace("  ", " ")
     )
+
+
+def _report(args: argparse.Namespace) -> int:
+    pad = load_pad(args.pad)
+    start, end = parse_time("--from", args.start), parse_time("--to", args.end)
+    reader = JournalReader(args.journal)
+    show = _Progress("samples", reader.sample_count(start_ns=start, end_ns=end))
+    try:
+        facts = campaign_facts(
+            pad,
+            reader.channel_names(),
+            (b for _, b in reader.samples(start_ns=start, end_ns=end)),
+            (e for _, e in reader.events(start_ns=start, end_ns=end)),
+            progress=show,
+        )
+    except KeyboardInterrupt:
+        print("\ngroundseg: report interrupted; nothing written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    show.finish(facts.samples)
+    replace_file(args.out, render_html(facts))
+    print(f"report -> {args.out}")
+    if args.pdf is not None:
+        write_pdf(args.out, args.pdf)
+        print(f"report -> {args.pdf}")
+    return 0

@@ -241,6 +241,7 @@ class CommandGate:
             "command.verified",
             f"{command} verified in {outcome.verified_after_s * 1000:.0f} ms",
             ok=True,
+            verified_ms=f"{outcome.verified_after_s * 1000:.1f}",
         )
         return outcome
 
@@ -270,9 +271,18 @@ class CommandGate:
             severity=Severity.WARNING,
         )
 
-    def _finished(self, command: str, actor: str, kind: str, message: str, *, ok: bool) -> None:
+    def _finished(
+        self, command: str, actor: str, kind: str, message: str, *, ok: bool, **fields: str
+    ) -> None:
         self._counts["verified" if ok else "failed"] += 1
-        self._event(kind, command, actor, message, severity=Severity.INFO if ok else Severity.ALARM)
+        self._event(
+            kind,
+            command,
+            actor,
+            message,
+            severity=Severity.INFO if ok else Severity.ALARM,
+            **fields,
+        )
         self._audit_best_effort(command, actor, kind.removeprefix("command."), {"detail": message})
         if not ok:
             log.error("command not verified", command=command, by=actor, detail=message)
