@@ -13,22 +13,43 @@ half-done.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import dataclasses
 import datetime
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from groundseg.config import load_pad
+import numpy as np
+
+from groundseg.clock import SystemClock
+from groundseg.codecs.frames import encode_frame
+from groundseg.config import PadDefinition, load_pad
 from groundseg.errors import ConfigError, ConfigProblem
 from groundseg.files import replace_file
 from groundseg.journal.reader import JournalReader
+from groundseg.mqtt.connection import MqttSettings, make_client
+from groundseg.mqtt.topics import Topics, pad_slug
+from groundseg.quality import Quality
 from groundseg.replay.export import ExportFormat, export_samples
 from groundseg.replay.facts import campaign_facts
+from groundseg.replay.player import Pacing, play
 from groundseg.replay.progress import ProgressLine
 from groundseg.replay.report import render_html, write_pdf
-from groundseg.replay.rerun import Decision, contexts_from_events, differences, rerun
+from groundseg.replay.rerun import (
+    Decision,
+    Rerunner,
+    contexts_from_events,
+    differences,
+    rerun,
+)
+from groundseg.replay.sources import InfluxV1Source, JournalSource, ReplaySource
+from groundseg.service_cli import parse_host_port
+from groundseg.stopping import run_until_stopped
 from groundseg.telemetry.batch import SampleBatch
 
 __all__ = ["add_replay_commands", "parse_time"]
@@ -67,6 +88,40 @@ def add_replay_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     again.add_argument("--json", action="store_true", help="one JSON object per decision")
     again.set_defaults(handler=_rerun)
+
+    replay = commands.add_parser(
+        "replay", help="recorded telemetry played back, flagged as replayed, into MQTT"
+    )
+    replay.add_argument("--journal", type=Path, default=None, help="replay this journal")
+    replay.add_argument(
+        "--influx-v1", default=None, metavar="URL", help="or replay from InfluxDB (/query)"
+    )
+    replay.add_argument("--database", default="groundseg", help="with --influx-v1")
+    replay.add_argument(
+        "--pad", type=Path, required=True, help="the pad definition (channel ids, its name)"
+    )
+    replay.add_argument(
+        "--from", dest="start", default=None, metavar="TIME", help="ISO 8601 (UTC if no zone)"
+    )
+    replay.add_argument("--to", dest="end", default=None, metavar="TIME", help="ISO 8601")
+    pace = replay.add_mutually_exclusive_group()
+    pace.add_argument("--speed", type=float, default=1.0, help="times real time (default 1)")
+    pace.add_argument("--fast", action="store_true", help="as fast as possible")
+    pace.add_argument(
+        "--step", action="store_true", help="a batch per line on stdin (a number: that many)"
+    )
+    replay.add_argument(
+        "--mqtt", default=None, metavar="HOST:PORT", help="publish there (default: nowhere)"
+    )
+    replay.add_argument(
+        "--as-pad",
+        default=None,
+        help="topic name to publish under (default: the pad's, with -replay: never the live one)",
+    )
+    replay.add_argument(
+        "--monitors", action="store_true", help="print the monitors' decisions as they come"
+    )
+    replay.set_defaults(handler=_replay)
 
     report = commands.add_parser("report", help="a campaign report: HTML, and PDF")
     _journal_range(report)
@@ -233,3 +288,126 @@ def _report(args: argparse.Namespace) -> int:
         write_pdf(args.out, args.pdf)
         print(f"report -> {args.pdf}")
     return 0
+
+
+def _source(args: argparse.Namespace, pad: PadDefinition) -> ReplaySource:
+    if (args.journal is None) == (args.influx_v1 is None):
+        raise ConfigError(
+            "--journal", [ConfigProblem(key="", expected="one of --journal or --influx-v1")]
+        )
+    if args.journal is not None:
+        return JournalSource(args.journal)
+    return InfluxV1Source(
+        url=args.influx_v1,
+        database=args.database,
+        pad=pad_slug(pad.name),
+        channel_names=[c.id for c in pad.channels],
+        username=os.environ.get("GROUNDSEG_INFLUX_USERNAME"),
+        password=os.environ.get("GROUNDSEG_INFLUX_PASSWORD"),
+    )
+
+
+def _replay(args: argparse.Namespace) -> int:
+    pad = load_pad(args.pad)
+    source = _source(args, pad)
+    start, end = parse_time("--from", args.start), parse_time("--to", args.end)
+    name = args.as_pad or f"{pad_slug(pad.name)}-replay"
+    if name == pad_slug(pad.name):
+        raise ConfigError(
+            "--as-pad", [ConfigProblem(key=name, expected="not the live pad's own topics")]
+        )
+    speed = None if args.fast or args.step else args.speed
+    played: list[int] = []
+
+    async def main() -> None:
+        played.append(await _play(args, pad, source, Topics(pad_slug(name)), start, end, speed))
+
+    run_until_stopped(main())
+    if not played:
+        print("\ngroundseg: replay stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"{played[0]} samples replayed")
+    return 0
+
+
+async def _play(  # noqa: PLR0917  the command's parts, once
+    args: argparse.Namespace,
+    pad: PadDefinition,
+    source: ReplaySource,
+    topics: Topics,
+    start: int | None,
+    end: int | None,
+    speed: float | None,
+) -> int:
+    step: asyncio.Queue[int] | None = asyncio.Queue() if args.step else None
+    runner = (
+        Rerunner(pad, source.channel_names, contexts_from_events(source.events(start, end)))
+        if args.monitors
+        else None
+    )
+    show = _Progress("samples", source.estimate(start, end))
+    done = 0
+    async with contextlib.AsyncExitStack() as stack:
+        client = None
+        if args.mqtt is not None:
+            host, port = parse_host_port("--mqtt", args.mqtt)
+            client = await stack.enter_async_context(
+                make_client(MqttSettings(host=host, port=port), client_id=f"replay-{topics.pad}")
+            )
+        if step is not None:
+            stack.enter_context(_stepping(step))
+        record = 0
+
+        async def deliver(batch: SampleBatch) -> None:
+            nonlocal record, done
+            if client is not None:
+                await client.publish(
+                    topics.telemetry(batch.source), encode_frame(batch, record=record), qos=1
+                )
+            record += 1
+            done += len(batch)
+            show(done)
+            if runner is not None:
+                _decide(runner, batch)
+
+        samples = await play(
+            source.batches(start, end),
+            deliver,
+            pacing=Pacing(speed=speed, step=step),
+            clock=SystemClock(),
+        )
+    show.finish(samples)
+    return samples
+
+
+def _decide(runner: Rerunner, batch: SampleBatch) -> None:
+    """The replayed batch through the monitors with its recorded quality: a replay's own
+    monitors judge the record (REPLAYED data never reaches a live one)."""
+    recorded = dataclasses.replace(
+        batch,
+        quality=np.where(batch.quality == Quality.REPLAYED, Quality.GOOD, batch.quality).astype(
+            batch.quality.dtype
+        ),
+    )
+    for decision in runner.take(recorded):
+        _print(decision, "", json_lines=False)
+
+
+@contextlib.contextmanager
+def _stepping(step: asyncio.Queue[int]) -> Iterator[None]:
+    """Each line on stdin releases batches: empty for one, a number for that many."""
+    loop = asyncio.get_running_loop()
+
+    def line() -> None:
+        text = sys.stdin.readline()
+        if not text:
+            loop.remove_reader(sys.stdin)
+            step.put_nowait(1 << 62)  # stdin closed: play the rest
+            return
+        step.put_nowait(int(text) if text.strip().isdigit() else 1)
+
+    loop.add_reader(sys.stdin, line)
+    try:
+        yield
+    finally:
+        loop.remove_reader(sys.stdin)

@@ -28,11 +28,13 @@ class ProgressLine:
         self._last_s = now_s
         elapsed = max(now_s - self.started_s, 1e-9)
         rate = done / elapsed
-        total = max(self.total, done)
         if final:
             return f"{done:,} {self.what} in {elapsed:.1f} s ({_si(rate)} {self.what}/s)"
-        share = f"{100 * done / total:.0f}%" if total else "?%"
-        left = (total - done) / rate if rate > 0 and total else None
+        if self.total <= 0:
+            return f"{done:,} {self.what} so far, {_si(rate)}/s (total unknown)"
+        total = max(self.total, done)
+        share = f"{100 * done / total:.0f}%"
+        left = (total - done) / rate if rate > 0 else None
         eta = f", about {_duration(left)} left" if left is not None else ""
         return f"{share} ({done:,} of ~{total:,} {self.what}, {_si(rate)}/s{eta})"
 

@@ -17,7 +17,7 @@ Pure: batches and events in, decisions out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +29,15 @@ from groundseg.sequencer.plan import compile_plan
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.events import Event
 
-__all__ = ["Context", "Decision", "Difference", "contexts_from_events", "differences", "rerun"]
+__all__ = [
+    "Context",
+    "Decision",
+    "Difference",
+    "Rerunner",
+    "contexts_from_events",
+    "differences",
+    "rerun",
+]
 
 TICK_NS = 100_000_000
 """How often recorded time is offered to the time-based rules (`for`, staleness, valve
@@ -97,6 +105,50 @@ def contexts_from_events(events: Iterable[Event]) -> list[Context]:
     return out
 
 
+class Rerunner:
+    """The re-run as a stream: batches in, decisions out (a replay's monitors use it)."""
+
+    def __init__(
+        self,
+        pad: PadDefinition,
+        recorded_channels: Sequence[str],
+        contexts: Sequence[Context],
+        *,
+        stale_periods: float = 3.0,
+        tick_ns: int = TICK_NS,
+    ) -> None:
+        self.monitor = Monitor(pad, compile_plan(pad), stale_periods=stale_periods)
+        self.remap = _remap(pad, recorded_channels)
+        self._identity = bool(np.array_equal(self.remap, np.arange(len(self.remap))))
+        self._pending = sorted(contexts, key=lambda c: c.time_ns)
+        self._tick_ns = tick_ns
+        self._next_tick: int | None = None
+
+    def take(self, batch: SampleBatch) -> list[Decision]:
+        """The decisions up to and including this batch (recorded qualities expected)."""
+        mapped = batch if self._identity else _mapped(batch, self.remap)
+        if mapped is None or len(mapped) == 0:
+            return []
+        start = int(mapped.time_ns.min())
+        if self._next_tick is None:
+            self._next_tick = start - start % self._tick_ns + self._tick_ns
+        decisions: list[Decision] = []
+        pending = self._pending
+        # Time's work, and context changes, up to this batch, in order.
+        while (pending and pending[0].time_ns <= start) or self._next_tick <= start:
+            if pending and pending[0].time_ns <= min(start, self._next_tick):
+                context = pending.pop(0)
+                found = self.monitor.set_context(
+                    phase=context.phase, counting=context.counting, now_ns=context.time_ns
+                )
+            else:
+                found = self.monitor.tick(self._next_tick)
+                self._next_tick += self._tick_ns
+            decisions += map(Decision.of, found)
+        decisions += map(Decision.of, self.monitor.take(mapped))
+        return decisions
+
+
 def rerun(
     pad: PadDefinition,
     recorded_channels: Sequence[str],
@@ -107,27 +159,12 @@ def rerun(
     tick_ns: int = TICK_NS,
 ) -> list[Decision]:
     """Every decision `pad`'s rules make over the recording, in time order."""
-    monitor = Monitor(pad, compile_plan(pad), stale_periods=stale_periods)
-    remap = _remap(pad, recorded_channels)
-    pending = list(contexts)
+    runner = Rerunner(
+        pad, recorded_channels, contexts, stale_periods=stale_periods, tick_ns=tick_ns
+    )
     decisions: list[Decision] = []
-    next_tick: int | None = None
-    for batch in _remapped(batches, remap):
-        start = int(batch.time_ns.min())
-        if next_tick is None:
-            next_tick = start - start % tick_ns + tick_ns
-        # Time's work, and context changes, up to this batch, in order.
-        while (pending and pending[0].time_ns <= start) or next_tick <= start:
-            if pending and pending[0].time_ns <= min(start, next_tick):
-                context = pending.pop(0)
-                found = monitor.set_context(
-                    phase=context.phase, counting=context.counting, now_ns=context.time_ns
-                )
-            else:
-                found = monitor.tick(next_tick)
-                next_tick += tick_ns
-            decisions += map(Decision.of, found)
-        decisions += map(Decision.of, monitor.take(batch))
+    for batch in batches:
+        decisions += runner.take(batch)
     return decisions
 
 
@@ -147,23 +184,17 @@ def _remap(pad: PadDefinition, recorded: Sequence[str]) -> npt.NDArray[np.int64]
     return np.array([index.get(name, -1) for name in recorded], dtype=np.int64)
 
 
-def _remapped(
-    batches: Iterable[SampleBatch], remap: npt.NDArray[np.int64]
-) -> Iterator[SampleBatch]:
-    identity = bool(np.array_equal(remap, np.arange(len(remap))))
-    for batch in batches:
-        if identity:
-            yield batch
-            continue
-        mapped = remap[batch.channel]
-        keep = mapped >= 0
-        if not keep.any():
-            continue
-        yield SampleBatch(
-            source=batch.source,
-            seq=batch.seq,
-            channel=mapped[keep].astype(np.uint32),
-            time_ns=batch.time_ns[keep],
-            value=batch.value[keep],
-            quality=batch.quality[keep],
-        )
+def _mapped(batch: SampleBatch, remap: npt.NDArray[np.int64]) -> SampleBatch | None:
+    """The batch in this definition's channel numbering; None if it knows none of them."""
+    mapped = remap[batch.channel]
+    keep = mapped >= 0
+    if not keep.any():
+        return None
+    return SampleBatch(
+        source=batch.source,
+        seq=batch.seq,
+        channel=mapped[keep].astype(np.uint32),
+        time_ns=batch.time_ns[keep],
+        value=batch.value[keep],
+        quality=batch.quality[keep],
+    )

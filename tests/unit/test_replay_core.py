@@ -3,10 +3,15 @@ events, differences between re-runs, and re-running under a reordered definition
 
 from __future__ import annotations
 
-import numpy as np
+import asyncio
 
+import numpy as np
+import pytest
+
+from groundseg.clock import ManualClock
 from groundseg.config import PadDefinition
 from groundseg.quality import Quality
+from groundseg.replay.player import Pacing, flagged, play
 from groundseg.replay.progress import ProgressLine
 from groundseg.replay.rerun import (
     Context,
@@ -18,6 +23,7 @@ from groundseg.replay.rerun import (
 )
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.events import Event, Severity
+from tests.helpers import eventually
 
 T0 = 1_800_000_000_000_000_000
 
@@ -34,6 +40,11 @@ def test_progress_says_share_rate_and_time_left_at_most_every_interval() -> None
     assert (
         line.update(1_200_000, 40.0, final=True) == "1,200,000 samples in 40.0 s (30.0k samples/s)"
     )
+
+
+def test_progress_without_an_estimate_says_so() -> None:
+    line = ProgressLine("samples", 0, started_s=0.0)
+    assert line.update(5_000, 2.0) == "5,000 samples so far, 2.5k/s (total unknown)"
 
 
 def test_progress_past_its_estimate_does_not_go_over_100_percent() -> None:
@@ -117,3 +128,68 @@ def test_a_recording_made_with_another_channel_order_decides_the_same(
     assert not [
         d for d in rerun(pad, names, batches(same_order), []) if d.rule.startswith("ker")
     ], "no count under way: the redline is not armed"
+
+
+def cycle(n: int, at_s: float, quality: Quality = Quality.GOOD) -> SampleBatch:
+    return SampleBatch.at(
+        source="plc",
+        seq=n,
+        time_ns=T0 + round(at_s * 1e9),
+        channel=np.array([1, 2], dtype=np.uint32),
+        value=np.array([1.0, 2.0]),
+        quality=quality,
+    )
+
+
+def test_replayed_good_samples_are_flagged_and_bad_ones_keep_their_quality() -> None:
+    assert flagged(cycle(0, 0.0)).quality.tolist() == [Quality.REPLAYED] * 2
+    assert flagged(cycle(0, 0.0, Quality.STALE)).quality.tolist() == [Quality.STALE] * 2
+    with pytest.raises(ValueError, match="positive"):
+        Pacing(speed=0.0)
+
+
+async def test_a_replay_at_twice_real_time_delivers_each_batch_at_half_its_recorded_offset() -> (
+    None
+):
+    clock = ManualClock()
+    delivered: list[float] = []
+
+    async def deliver(batch: SampleBatch) -> None:
+        delivered.append(clock.monotonic() - 1000.0)
+
+    playing = asyncio.create_task(
+        play(
+            [cycle(0, 0.0), cycle(1, 1.0), cycle(2, 4.0)], deliver, pacing=Pacing(2.0), clock=clock
+        )
+    )
+    for _ in range(8):
+        await asyncio.sleep(0)
+        clock.advance(0.25)
+    await asyncio.sleep(0)
+    assert await asyncio.wait_for(playing, 1.0) == 6
+    assert delivered == [0.0, 0.5, 2.0]
+
+
+async def test_step_by_step_releases_as_many_batches_as_asked() -> None:
+    steps: asyncio.Queue[int] = asyncio.Queue()
+    delivered: list[int] = []
+
+    async def deliver(batch: SampleBatch) -> None:
+        delivered.append(batch.seq)
+
+    playing = asyncio.create_task(
+        play(
+            [cycle(n, float(n)) for n in range(5)],
+            deliver,
+            pacing=Pacing(step=steps),
+            clock=ManualClock(),
+        )
+    )
+    await asyncio.sleep(0)
+    assert delivered == []
+    steps.put_nowait(1)
+    await eventually(lambda: delivered == [0], within=1.0, what="one batch")
+    steps.put_nowait(3)
+    await eventually(lambda: delivered == [0, 1, 2, 3], within=1.0, what="three more")
+    steps.put_nowait(10)
+    assert await asyncio.wait_for(playing, 1.0) == 10

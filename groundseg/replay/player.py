@@ -1,0 +1,73 @@
+"""Playing recorded telemetry back: as fast as possible, at N times real time, or a batch
+at a time; every batch flagged as replayed.
+
+A replayed sample that was GOOD becomes REPLAYED (never usable by an interlock: see
+`groundseg.quality`); one that was STALE or INVALID stays so, so a display still shows
+what was wrong at the time. Pacing follows the recorded sample times on the player's
+clock (the one clock of DESIGN section 3), so a test's fake clock or a bench's scaled one
+replays just as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from groundseg.clock import Clock
+from groundseg.quality import Quality
+from groundseg.telemetry.batch import SampleBatch
+
+__all__ = ["Pacing", "flagged", "play"]
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    speed: float | None = 1.0
+    """Recorded seconds per second of the clock; None: as fast as possible."""
+    step: asyncio.Queue[int] | None = None
+    """Step by step: each number put here releases that many batches."""
+
+    def __post_init__(self) -> None:
+        if self.speed is not None and not self.speed > 0:
+            raise ValueError(f"replay speed must be positive, got {self.speed}")
+
+
+def flagged(batch: SampleBatch) -> SampleBatch:
+    """The batch as replayed: GOOD becomes REPLAYED, every other quality stays."""
+    quality = np.where(batch.quality == Quality.GOOD, Quality.REPLAYED, batch.quality)
+    return dataclasses.replace(batch, quality=quality.astype(batch.quality.dtype))
+
+
+async def play(
+    batches: Iterable[SampleBatch],
+    deliver: Callable[[SampleBatch], Awaitable[None]],
+    *,
+    pacing: Pacing,
+    clock: Clock,
+) -> int:
+    """Deliver every batch, flagged, when its recorded time comes; returns the samples."""
+    first_ns: int | None = None
+    started = clock.monotonic()
+    released = 0
+    samples = 0
+    for batch in batches:
+        if len(batch) == 0:
+            continue
+        at_ns = int(batch.time_ns.min())
+        if first_ns is None:
+            first_ns = at_ns
+        if pacing.step is not None:
+            while released == 0:
+                released = await pacing.step.get()
+            released -= 1
+        elif pacing.speed is not None:
+            await clock.sleep_until(started + (at_ns - first_ns) / 1e9 / pacing.speed)
+        else:
+            await asyncio.sleep(0)  # as fast as possible, but others still run
+        await deliver(flagged(batch))
+        samples += len(batch)
+    return samples
