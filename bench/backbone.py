@@ -62,7 +62,7 @@ def _batch(number: int, values: np.ndarray) -> SampleBatch:
 
 @contextlib.contextmanager
 def ingest_process(
-    directory: Path, broker: Mosquitto, influx: InfluxDB1
+    directory: Path, broker: Mosquitto, influx: InfluxDB1, *, extra: tuple[str, ...] = ()
 ) -> Iterator[subprocess.Popen[str]]:
     process = subprocess.Popen(
         [
@@ -80,6 +80,7 @@ def ingest_process(
             str(directory / "spool"),
             "--influx-v1",
             influx.url,
+            *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=(directory / "ingest.log").open("a"),

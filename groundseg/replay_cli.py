@@ -21,7 +21,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from groundseg.config import PadDefinition, load_pad
 from groundseg.errors import ConfigError, ConfigProblem
 from groundseg.files import replace_file
 from groundseg.journal.reader import JournalReader
-from groundseg.mqtt.connection import MqttSettings, make_client
+from groundseg.mqtt.connection import make_client
 from groundseg.mqtt.topics import Topics, pad_slug
 from groundseg.quality import Quality
 from groundseg.replay.export import ExportFormat, export_samples
@@ -45,16 +45,26 @@ from groundseg.replay.rerun import (
     Rerunner,
     contexts_from_events,
     differences,
+    renumbering,
     rerun,
 )
-from groundseg.replay.sources import InfluxV1Source, JournalSource, ReplaySource
-from groundseg.service_cli import parse_host_port
+from groundseg.replay.sources import (
+    InfluxV1Source,
+    JournalSource,
+    ReplaySource,
+    VictoriaMetricsSource,
+)
+from groundseg.replay.tclock import parse_t, wall_time_at_t
+from groundseg.service_cli import mqtt_arguments, mqtt_settings
 from groundseg.stopping import run_until_stopped
 from groundseg.telemetry.batch import SampleBatch
+from groundseg.telemetry.events import Event
 
 __all__ = ["add_replay_commands", "parse_time"]
 
 EXIT_INTERRUPTED = 130
+IN_FLIGHT = 48
+"""Replay frames awaiting their PUBACK at once (aiomqtt warns past 50)."""
 
 
 def add_replay_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -98,21 +108,23 @@ def add_replay_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     replay.add_argument("--database", default="groundseg", help="with --influx-v1")
     replay.add_argument(
+        "--victoria-metrics", default=None, metavar="URL", help="or from VictoriaMetrics"
+    )
+    replay.add_argument(
         "--pad", type=Path, required=True, help="the pad definition (channel ids, its name)"
     )
     replay.add_argument(
         "--from", dest="start", default=None, metavar="TIME", help="ISO 8601 (UTC if no zone)"
     )
     replay.add_argument("--to", dest="end", default=None, metavar="TIME", help="ISO 8601")
+    _at_t(replay)
     pace = replay.add_mutually_exclusive_group()
     pace.add_argument("--speed", type=float, default=1.0, help="times real time (default 1)")
     pace.add_argument("--fast", action="store_true", help="as fast as possible")
     pace.add_argument(
         "--step", action="store_true", help="a batch per line on stdin (a number: that many)"
     )
-    replay.add_argument(
-        "--mqtt", default=None, metavar="HOST:PORT", help="publish there (default: nowhere)"
-    )
+    mqtt_arguments(replay, required=False, when_absent="published nowhere")
     replay.add_argument(
         "--as-pad",
         default=None,
@@ -137,6 +149,39 @@ def _journal_range(parser: argparse.ArgumentParser) -> None:
         "--from", dest="start", default=None, metavar="TIME", help="ISO 8601 (UTC if no zone)"
     )
     parser.add_argument("--to", dest="end", default=None, metavar="TIME", help="ISO 8601")
+    _at_t(parser)
+
+
+def _at_t(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--at-t",
+        default=None,
+        metavar="T",
+        help="start where the recorded T-clock read this (T-01:00:00, or seconds: -3600)",
+    )
+
+
+def _range(
+    args: argparse.Namespace, events: Callable[[], Iterable[Event]]
+) -> tuple[int | None, int | None]:
+    """--from/--to as nanoseconds; --at-t found among the recorded countdown events."""
+    start, end = parse_time("--from", args.start), parse_time("--to", args.end)
+    if args.at_t is None:
+        return start, end
+    if start is not None:
+        raise ConfigError("--at-t", [ConfigProblem(key="", expected="either --at-t or --from")])
+    t_s = parse_t("--at-t", args.at_t)
+    at = wall_time_at_t(events(), t_s)
+    if at is None:
+        raise ConfigError(
+            "--at-t",
+            [
+                ConfigProblem(
+                    key=args.at_t, expected="a T-time the recorded clock read while running"
+                )
+            ],
+        )
+    return at, end
 
 
 def parse_time(option: str, text: str | None) -> int | None:
@@ -181,7 +226,7 @@ class _Progress:
 
 def _export(args: argparse.Namespace) -> int:
     form: ExportFormat = args.format or ("parquet" if args.out.suffix == ".parquet" else "csv")
-    start, end = parse_time("--from", args.start), parse_time("--to", args.end)
+    start, end = _range(args, lambda: _journal_events(args.journal))
     show = _Progress(
         "samples", JournalReader(args.journal).sample_count(start_ns=start, end_ns=end)
     )
@@ -206,10 +251,11 @@ def _export(args: argparse.Namespace) -> int:
 def _rerun(args: argparse.Namespace) -> int:
     flown = load_pad(args.pad)
     changed = load_pad(args.changed) if args.changed is not None else None
-    start, end = parse_time("--from", args.start), parse_time("--to", args.end)
+    start, end = _range(args, lambda: _journal_events(args.journal))
     reader = JournalReader(args.journal)
     names = reader.channel_names()
-    contexts = contexts_from_events(e for _, e in reader.events(start_ns=start, end_ns=end))
+    # Every event up to the end: a re-run from mid-count starts in its context.
+    contexts = contexts_from_events(e for _, e in reader.events(end_ns=end))
     total = reader.sample_count(start_ns=start, end_ns=end)
     try:
         show = _Progress("samples", total * (2 if changed else 1))
@@ -267,7 +313,7 @@ def _print(decision: Decision, only_in: str, *, json_lines: bool) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     pad = load_pad(args.pad)
-    start, end = parse_time("--from", args.start), parse_time("--to", args.end)
+    start, end = _range(args, lambda: _journal_events(args.journal))
     reader = JournalReader(args.journal)
     show = _Progress("samples", reader.sample_count(start_ns=start, end_ns=end))
     try:
@@ -291,12 +337,20 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _source(args: argparse.Namespace, pad: PadDefinition) -> ReplaySource:
-    if (args.journal is None) == (args.influx_v1 is None):
+    given = [x for x in (args.journal, args.influx_v1, args.victoria_metrics) if x is not None]
+    if len(given) != 1:
         raise ConfigError(
-            "--journal", [ConfigProblem(key="", expected="one of --journal or --influx-v1")]
+            "--journal",
+            [ConfigProblem(key="", expected="one of --journal, --influx-v1 or --victoria-metrics")],
         )
     if args.journal is not None:
         return JournalSource(args.journal)
+    if args.victoria_metrics is not None:
+        return VictoriaMetricsSource(
+            url=args.victoria_metrics,
+            pad=pad_slug(pad.name),
+            channel_names=[c.id for c in pad.channels],
+        )
     return InfluxV1Source(
         url=args.influx_v1,
         database=args.database,
@@ -310,7 +364,7 @@ def _source(args: argparse.Namespace, pad: PadDefinition) -> ReplaySource:
 def _replay(args: argparse.Namespace) -> int:
     pad = load_pad(args.pad)
     source = _source(args, pad)
-    start, end = parse_time("--from", args.start), parse_time("--to", args.end)
+    start, end = _range(args, lambda: source.events(None, None))
     name = args.as_pad or f"{pad_slug(pad.name)}-replay"
     if name == pad_slug(pad.name):
         raise ConfigError(
@@ -341,28 +395,42 @@ async def _play(  # noqa: PLR0917  the command's parts, once
 ) -> int:
     step: asyncio.Queue[int] | None = asyncio.Queue() if args.step else None
     runner = (
-        Rerunner(pad, source.channel_names, contexts_from_events(source.events(start, end)))
+        # Every event up to the end: a replay from mid-count starts in its context.
+        Rerunner(pad, source.channel_names, contexts_from_events(source.events(None, end)))
         if args.monitors
         else None
     )
     show = _Progress("samples", source.estimate(start, end))
+    renumbered = renumbering(source.channel_names, pad)
     done = 0
     async with contextlib.AsyncExitStack() as stack:
         client = None
-        if args.mqtt is not None:
-            host, port = parse_host_port("--mqtt", args.mqtt)
+        mqtt = mqtt_settings(args)
+        if mqtt is not None:
             client = await stack.enter_async_context(
-                make_client(MqttSettings(host=host, port=port), client_id=f"replay-{topics.pad}")
+                make_client(mqtt, client_id=f"replay-{topics.pad}")
             )
         if step is not None:
             stack.enter_context(_stepping(step))
+        # Frames go out with up to IN_FLIGHT awaiting their PUBACK (in order on the wire):
+        # one at a time, each would wait a broker round trip.
+        publishing = await stack.enter_async_context(asyncio.TaskGroup())
+        in_flight = asyncio.Semaphore(IN_FLIGHT)
         record = 0
+
+        async def publish(topic: str, frame: bytes) -> None:
+            assert client is not None
+            try:
+                await client.publish(topic, frame, qos=1)
+            finally:
+                in_flight.release()
 
         async def deliver(batch: SampleBatch) -> None:
             nonlocal record, done
-            if client is not None:
-                await client.publish(
-                    topics.telemetry(batch.source), encode_frame(batch, record=record), qos=1
+            if client is not None and (ours := renumbered(batch)) is not None:
+                await in_flight.acquire()
+                publishing.create_task(
+                    publish(topics.telemetry(ours.source), encode_frame(ours, record=record))
                 )
             record += 1
             done += len(batch)
@@ -411,3 +479,8 @@ def _stepping(step: asyncio.Queue[int]) -> Iterator[None]:
         yield
     finally:
         loop.remove_reader(sys.stdin)
+
+
+def _journal_events(journal: Path) -> Iterator[Event]:
+    for _, event in JournalReader(journal).events():
+        yield event

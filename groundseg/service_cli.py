@@ -134,6 +134,13 @@ def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
     ingest.add_argument("--instance", default="ingest-1", help="this instance's name")
     ingest.add_argument(
+        "--topic-pad",
+        default=None,
+        metavar="NAME",
+        help="consume the topics of NAME instead of the pad's (a replay: groundseg replay "
+        "publishes under <pad>-replay); its rows are tagged pad=NAME",
+    )
+    ingest.add_argument(
         "--shared",
         default=None,
         metavar="GROUP",
@@ -175,15 +182,19 @@ def add_service_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     ingest.set_defaults(handler=_ingest)
 
 
-def mqtt_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+def mqtt_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    required: bool,
+    when_absent: str = "an in-process broker on loopback",
+) -> None:
     default = os.environ.get("GROUNDSEG_MQTT")
     parser.add_argument(
         "--mqtt",
         default=default,
         required=required and default is None,
         metavar="HOST:PORT",
-        help="MQTT broker (env GROUNDSEG_MQTT)"
-        + ("" if required else "; none: an in-process broker on loopback"),
+        help="MQTT broker (env GROUNDSEG_MQTT)" + ("" if required else f"; none: {when_absent}"),
     )
     parser.add_argument("--mqtt-protocol", choices=["5", "3.1.1"], default="5")
     parser.add_argument("--mqtt-username", default=os.environ.get("GROUNDSEG_MQTT_USERNAME"))
@@ -420,7 +431,7 @@ def _ingest(args: argparse.Namespace) -> int:
     )
     service = IngestService(
         mqtt=mqtt,
-        topics=Topics(pad_slug(pad.name)),
+        topics=Topics(pad_slug(args.topic_pad or pad.name)),
         spool=spool,
         sinks=sinks,
         channels=[c.id for c in pad.channels],

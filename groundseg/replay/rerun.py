@@ -17,7 +17,7 @@ Pure: batches and events in, decisions out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +36,7 @@ __all__ = [
     "Rerunner",
     "contexts_from_events",
     "differences",
+    "renumbering",
     "rerun",
 ]
 
@@ -176,6 +177,18 @@ def differences(baseline: Sequence[Decision], changed: Sequence[Decision]) -> li
     out = [Difference(decision=d, only_in="baseline") for d in baseline if d not in theirs]
     out += [Difference(decision=d, only_in="changed") for d in changed if d not in ours]
     return sorted(out, key=lambda d: (d.decision.time_ns, d.decision.rule))
+
+
+def renumbering(
+    recorded: Sequence[str], pad: PadDefinition
+) -> Callable[[SampleBatch], SampleBatch | None]:
+    """Batches numbered as recorded, renumbered as `pad` numbers its channels (consumers
+    such as the ingest name channels by the pad's numbering); None for a batch of channels
+    the pad does not know."""
+    remap = _remap(pad, recorded)
+    if np.array_equal(remap, np.arange(len(remap))):
+        return lambda batch: batch
+    return lambda batch: _mapped(batch, remap)
 
 
 def _remap(pad: PadDefinition, recorded: Sequence[str]) -> npt.NDArray[np.int64]:

@@ -1,16 +1,19 @@
-"""Where a replay reads recorded telemetry: the controller's journal, or the database.
+"""Where a replay reads recorded telemetry: the controller's journal, or a database.
 
 Both yield `SampleBatch`es in time order with the recorded values and qualities. The
 journal is the record itself (every sample, in poll-cycle batches). The database is read
 with InfluxQL over `/query` (InfluxDB 1.x, 2.x with a DBRP mapping, 3.x), a window of
 recorded time per query so no answer grows with the campaign; each stored line (a device's
-poll cycle, docs/influx.md) becomes one batch again. Quality is stored by exception: a
-value without its `_quality` field is GOOD.
+poll cycle, docs/influx.md) becomes one batch again. VictoriaMetrics is read through its
+export API (`/api/v1/export`, a series per field, millisecond timestamps), the series
+regrouped by device and time into batches. Quality is stored by exception: a value
+without its `_quality` field (series) is GOOD.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +27,13 @@ from groundseg.journal.reader import JournalReader
 from groundseg.telemetry.batch import QUALITY_DTYPE, SampleBatch
 from groundseg.telemetry.events import Event
 
-__all__ = ["InfluxV1Source", "JournalSource", "ReplaySource", "SourceError"]
+__all__ = [
+    "InfluxV1Source",
+    "JournalSource",
+    "ReplaySource",
+    "SourceError",
+    "VictoriaMetricsSource",
+]
 
 QUALITY_SUFFIX = "_quality"
 
@@ -188,3 +197,103 @@ def _batches(
     rows.sort(key=lambda r: (r[0], r[1]))
     for _, _, batch in rows:
         yield batch
+
+
+@dataclass
+class VictoriaMetricsSource:
+    url: str
+    pad: str
+    channel_names: list[str]
+    window_s: float = 60.0
+    timeout_s: float = 60.0
+
+    def events(self, start_ns: int | None, end_ns: int | None) -> Iterator[Event]:
+        """The database keeps telemetry only (see `InfluxV1Source.events`)."""
+        return iter(())
+
+    def estimate(self, start_ns: int | None, end_ns: int | None) -> int:
+        return 0
+
+    def batches(self, start_ns: int | None, end_ns: int | None) -> Iterator[SampleBatch]:
+        """With both ends given, a window of recorded time per export; without, one export
+        of everything (this VictoriaMetrics has no cheap query for a series' first and
+        last times: give --from and --to to read a long campaign piecewise)."""
+        index = {name: i for i, name in enumerate(self.channel_names)}
+        seq: dict[str, int] = {}
+        with httpx.Client(base_url=self.url, timeout=self.timeout_s) as client:
+            if start_ns is None or end_ns is None:
+                low = 0 if start_ns is None else -(-start_ns // 1_000_000)
+                high = (
+                    (time.time_ns() // 1_000_000 + FUTURE_MS)
+                    if end_ns is None
+                    else -(-end_ns // 1_000_000)
+                )
+                yield from _regrouped(self._export(client, low, high - 1), index, seq)
+                return
+            window_ms = max(int(self.window_s * 1000), 1)
+            low, end = -(-start_ns // 1_000_000), -(-end_ns // 1_000_000)
+            for window_low in range(low, end, window_ms):
+                high = min(window_low + window_ms, end)
+                yield from _regrouped(self._export(client, window_low, high - 1), index, seq)
+
+    def _match(self) -> str:
+        return f'{{__name__=~"telemetry_.+",pad="{self.pad}"}}'
+
+    def _get(self, client: httpx.Client, path: str, params: dict[str, str]) -> httpx.Response:
+        try:
+            answer = client.get(path, params=params)
+        except httpx.HTTPError as exc:
+            raise SourceError(f"{self.url}: {exc}") from None
+        if answer.status_code != 200:
+            raise SourceError(f"{self.url}{path}: HTTP {answer.status_code}: {answer.text[:300]}")
+        return answer
+
+    def _export(self, client: httpx.Client, low_ms: int, high_ms: int) -> list[dict[str, Any]]:
+        answer = self._get(
+            client,
+            "/api/v1/export",
+            {
+                "match[]": self._match(),
+                "start": f"{low_ms / 1000:.3f}",
+                "end": f"{high_ms / 1000:.3f}",
+            },
+        )
+        return [json.loads(line) for line in answer.text.splitlines() if line.strip()]
+
+
+_PREFIX = "telemetry_"
+FUTURE_MS = 2 * 86_400_000
+"""VictoriaMetrics keeps rows up to two days ahead of its clock (DESIGN section 7)."""
+
+
+def _regrouped(
+    series: list[dict[str, Any]], index: dict[str, int], seq: dict[str, int]
+) -> Iterator[SampleBatch]:
+    """Series of one field each, back into a batch per device and millisecond."""
+    cells: dict[tuple[int, str], dict[int, list[float | None]]] = {}
+    for one in series:
+        metric = one["metric"]
+        field = str(metric.get("__name__", "")).removeprefix(_PREFIX)
+        source = str(metric.get("source", ""))
+        is_quality = field.endswith(QUALITY_SUFFIX)
+        channel = index.get(field[: -len(QUALITY_SUFFIX)] if is_quality else field)
+        if channel is None:
+            continue
+        for stamp, value in zip(one["timestamps"], one["values"], strict=True):
+            cell = cells.setdefault((int(stamp), source), {}).setdefault(channel, [None, None])
+            cell[1 if is_quality else 0] = float(value)
+    for (stamp, source), found in sorted(cells.items()):
+        channels = sorted(found)
+        number = seq.get(source, 0)
+        seq[source] = number + 1
+        yield SampleBatch(
+            source=source,
+            seq=number,
+            channel=np.array(channels, dtype=np.uint32),
+            time_ns=np.full(len(channels), stamp * 1_000_000, dtype=np.int64),
+            value=np.array(
+                [np.nan if found[c][0] is None else found[c][0] for c in channels],
+                dtype=np.float64,
+            ),
+            quality=np.array([int(found[c][1] or 0) for c in channels], dtype=QUALITY_DTYPE),
+        )

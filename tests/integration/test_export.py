@@ -108,3 +108,30 @@ def test_an_interrupted_export_leaves_no_file(recording: Recording, tmp_path: Pa
     with pytest.raises(KeyboardInterrupt):
         export_samples(recording.journal, out, file_format="parquet", progress=interrupt)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_can_start_at_a_t_time(recording: Recording, tmp_path: Path) -> None:
+    started = next(e for e in recording.events if e.kind == "countdown.started")
+    out = tmp_path / "counting.csv"
+    subprocess.run(
+        [
+            sys.executable, "-m", "groundseg", "export",
+            "--journal", str(recording.journal), "--at-t", "T-06:00:00",
+            "--channels", "umb.bus.voltage", "--out", str(out),
+        ],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    with out.open(newline="") as handle:
+        times = [row["time"] for row in csv.DictReader(handle)]
+    expected = [row for row in journaled(recording) if row[1] == "umb.bus.voltage"]
+    assert len(times) == len([r for r in expected if r[0] >= started.time_ns]) > 0
+    refused = subprocess.run(
+        [
+            sys.executable, "-m", "groundseg", "export",
+            "--journal", str(recording.journal), "--at-t", "T-00:00:10",
+            "--out", str(tmp_path / "never.csv"),
+        ],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "a T-time the recorded clock read while running" in refused.stderr

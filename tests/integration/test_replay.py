@@ -18,11 +18,12 @@ from groundseg.ingest.lines import LineBuilder
 from groundseg.journal.reader import JournalReader
 from groundseg.mqtt.topics import Topics, pad_slug
 from groundseg.quality import Quality
-from groundseg.replay.sources import InfluxV1Source, JournalSource
+from groundseg.replay.sources import InfluxV1Source, JournalSource, VictoriaMetricsSource
 from groundseg.telemetry.batch import SampleBatch
 from tests.helpers import eventually, in_background
 from tests.integration.recording import RULE, Recording
-from tests.services import InfluxDB1, Mosquitto
+from tests.integration.test_telemetry_backbone import ingest, wait_until
+from tests.services import InfluxDB1, Mosquitto, VictoriaMetrics
 
 Sample = tuple[int, str, str, float | None, int]
 
@@ -78,6 +79,49 @@ def test_a_journal_replay_and_an_influxdb_replay_give_the_same_samples(
     middle = from_journal[len(from_journal) // 2][0]
     late = samples(list(database.batches(middle, None)), journal.channel_names)
     assert late == [s for s in from_journal if s[0] >= middle]
+
+
+def test_a_victoria_metrics_replay_gives_the_journal_s_samples_to_the_millisecond(
+    recording: Recording, tmp_path: Path
+) -> None:
+    journal = JournalSource(recording.journal)
+    with VictoriaMetrics.running(tmp_path / "vm") as vm:
+        builder = LineBuilder(pad=pad_slug(recording.pad.name), channels=journal.channel_names)
+        lines = [line for b in journal.batches(None, None) for line in builder.lines(b)]
+        answer = httpx.post(f"{vm.url}/write", content="\n".join(lines).encode(), timeout=60)
+        assert answer.status_code == 204, answer.text
+        httpx.get(f"{vm.url}/internal/force_flush", timeout=30)
+        database = VictoriaMetricsSource(
+            url=vm.url,
+            pad=pad_slug(recording.pad.name),
+            channel_names=journal.channel_names,
+            window_s=0.5,
+        )
+        expected: list[Sample] = [
+            (t // 1_000_000 * 1_000_000, source, channel, value, quality)
+            for t, source, channel, value, quality in samples(
+                list(journal.batches(None, None)), journal.channel_names
+            )
+        ]
+
+        def same() -> bool:
+            """VictoriaMetrics keeps 12 significant digits of a value: equal to 1e-11."""
+            got = samples(list(database.batches(None, None)), journal.channel_names)
+            return len(got) == len(expected) and all(
+                g[:3] == e[:3]
+                and g[4] == e[4]
+                and (
+                    g[3] == e[3]
+                    or (
+                        g[3] is not None
+                        and e[3] is not None
+                        and math.isclose(g[3], e[3], rel_tol=1e-11)
+                    )
+                )
+                for g, e in zip(got, sorted(expected), strict=True)
+            )
+
+        wait_until(same, within=30, what="VictoriaMetrics to give back every sample")
 
 
 async def test_a_replay_into_mosquitto_sends_every_sample_flagged_and_never_as_live(
@@ -144,4 +188,45 @@ def test_replay_needs_exactly_one_source(recording: Recording, tmp_path: Path) -
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert shown.returncode == 2
-    assert "one of --journal or --influx-v1" in shown.stderr
+    assert "one of --journal, --influx-v1 or --victoria-metrics" in shown.stderr
+
+
+def test_a_replay_archived_by_an_ingest_lands_under_its_own_pad_tag(
+    recording: Recording, broker: Mosquitto, influx: InfluxDB1, tmp_path: Path
+) -> None:
+    frames = [b for _, b in JournalReader(recording.journal).samples()]
+    replay_tag = f"{pad_slug(recording.pad.name)}-replay"
+    consumer = ingest(
+        tmp_path, broker, ["--influx-v1", influx.url], extra=["--topic-pad", replay_tag]
+    )
+    try:
+        subprocess.run(
+            [
+                sys.executable, "-m", "groundseg", "replay",
+                "--journal", str(recording.journal), "--pad", str(recording.pad.source),
+                "--fast", "--mqtt", f"127.0.0.1:{broker.port}",
+            ],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+
+        def stored() -> list[Sample]:
+            database = InfluxV1Source(
+                url=influx.url,
+                database=influx.database,
+                pad=replay_tag,
+                channel_names=[c.id for c in recording.pad.channels],
+            )
+            return samples(list(database.batches(None, None)), database.channel_names)
+
+        names = JournalReader(recording.journal).channel_names()
+        expected = [
+            (t, s, c, v, Quality.REPLAYED if q == Quality.GOOD else q)
+            for t, s, c, v, q in samples(frames, names)
+        ]
+        wait_until(lambda: stored() == expected, within=60, what="the replay archived")
+    finally:
+        consumer.stop()
+    live = influx.query(
+        f"SELECT count(*) FROM telemetry WHERE pad = '{pad_slug(recording.pad.name)}'"
+    )
+    assert "series" not in live["results"][0], "nothing stored under the live pad's tag"

@@ -10,6 +10,7 @@ import pytest
 
 from groundseg.clock import ManualClock
 from groundseg.config import PadDefinition
+from groundseg.errors import ConfigError
 from groundseg.quality import Quality
 from groundseg.replay.player import Pacing, flagged, play
 from groundseg.replay.progress import ProgressLine
@@ -21,6 +22,7 @@ from groundseg.replay.rerun import (
     differences,
     rerun,
 )
+from groundseg.replay.tclock import parse_t, wall_time_at_t
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.events import Event, Severity
 from tests.helpers import eventually
@@ -193,3 +195,42 @@ async def test_step_by_step_releases_as_many_batches_as_asked() -> None:
     await eventually(lambda: delivered == [0, 1, 2, 3], within=1.0, what="three more")
     steps.put_nowait(10)
     assert await asyncio.wait_for(playing, 1.0) == 10
+
+
+def countdown(kind: str, at_s: float, t_s: float) -> Event:
+    return Event(
+        kind=kind,
+        source="sequencer",
+        time_ns=T0 + round(at_s * 1e9),
+        severity=Severity.INFO,
+        message=kind,
+        fields={"t_s": t_s},
+    )
+
+
+def test_a_t_time_is_found_where_the_recorded_clock_ran_through_it() -> None:
+    # A count at 300x from T-6 h: 10 s of wall time, a hold at T-3 h for 5 s, resumed.
+    events = [
+        countdown("countdown.started", 0.0, -21_600.0),
+        countdown("countdown.hold", 36.0, -10_800.0),
+        countdown("countdown.resumed", 41.0, -10_800.0),
+        countdown("countdown.hold", 47.0, -9_000.0),
+    ]
+    assert wall_time_at_t(events, -21_600.0) == T0
+    assert wall_time_at_t(events, -16_200.0) == T0 + 18_000_000_000
+    assert wall_time_at_t(events, -9_900.0) == T0 + 44_000_000_000, "after the hold"
+    assert wall_time_at_t(events, -8_000.0) is None, "the record ends in a hold before it"
+    assert wall_time_at_t(events, -30_000.0) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("T-01:00:00", -3600.0), ("-00:10:30", -630.0), ("T+00:00:05", 5.0), ("-3600", -3600.0)],
+)
+def test_t_times_are_read_as_written_on_a_countdown_clock(text: str, seconds: float) -> None:
+    assert parse_t("--at-t", text) == seconds
+
+
+def test_a_t_time_that_is_not_one_is_refused_naming_it() -> None:
+    with pytest.raises(ConfigError, match="T-one hour"):
+        parse_t("--at-t", "T-one hour")
