@@ -170,7 +170,7 @@ def replay_into_the_database(cycles: int) -> Result:
         unit="k samples/s",
         target=">= 250k samples/s",
         passed=rate >= 250e3 and rows == batches,
-        detail=f"{samples:,} samples of the shipped pad in {batches:,} poll-cycle frames (a device's channels each, about {samples // batches} samples), replayed as fast as possible; the replay itself took {replayed:.1f} s ({samples / replayed / 1e3:.0f}k samples/s), everything stored after {elapsed:.1f} s; {rows:,} of {batches:,} lines read back",
+        detail=f"{samples:,} samples of the shipped pad in {batches:,} poll cycles (a device's channels each, about {samples // batches} samples), replayed as fast as possible and published joined into frames of about 1,000 samples; the replay process (start-up included) took {replayed:.1f} s ({samples / replayed / 1e3:.0f}k samples/s), everything was stored after {elapsed:.1f} s; {rows:,} of {batches:,} lines (one per poll cycle) read back",
     )
 
 

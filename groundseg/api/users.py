@@ -10,6 +10,7 @@ the user exists or not, so a login's timing does not tell which names are real.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,8 +27,13 @@ from groundseg.gate.authority import Role, User
 __all__ = ["Account", "UserStore", "hash_password"]
 
 _hasher = PasswordHasher()
-# Verified against when the name is unknown, so a miss costs what a hit costs.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so a miss costs what a hit costs. Made on
+    first use: at import it cost every `groundseg` command a sixth of a second."""
+    return _hasher.hash("not a password of anyone")
 
 
 def hash_password(password: str) -> str:
@@ -147,7 +153,7 @@ class UserStore:
         """The user, if the password is theirs; None otherwise (whichever part was wrong)."""
         account = self._accounts.get(name)
         try:
-            _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
+            _hasher.verify(account.password_hash if account else _dummy_hash(), password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return None
         return account.user if account else None

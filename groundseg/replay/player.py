@@ -21,7 +21,7 @@ from groundseg.clock import Clock
 from groundseg.quality import Quality
 from groundseg.telemetry.batch import SampleBatch
 
-__all__ = ["Pacing", "flagged", "play"]
+__all__ = ["Coalescer", "Pacing", "flagged", "play"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +71,41 @@ async def play(
         await deliver(flagged(batch))
         samples += len(batch)
     return samples
+
+
+class Coalescer:
+    """Consecutive batches of one source joined into frames of about `samples` samples
+    (each sample keeps its own time): a replay as fast as possible would otherwise send a
+    frame per poll cycle, and the broker and the ingest pay per frame, not per sample."""
+
+    def __init__(self, samples: int) -> None:
+        self.samples = samples
+        self._held: dict[str, list[SampleBatch]] = {}
+        self._sizes: dict[str, int] = {}
+
+    def add(self, batch: SampleBatch) -> SampleBatch | None:
+        """A joined batch once this source holds enough, else None."""
+        held = self._held.setdefault(batch.source, [])
+        held.append(batch)
+        self._sizes[batch.source] = self._sizes.get(batch.source, 0) + len(batch)
+        if self._sizes[batch.source] < self.samples:
+            return None
+        return self._take(batch.source)
+
+    def rest(self) -> list[SampleBatch]:
+        """Whatever is held, joined per source."""
+        return [self._take(source) for source in list(self._held) if self._held[source]]
+
+    def _take(self, source: str) -> SampleBatch:
+        held = self._held.pop(source)
+        self._sizes[source] = 0
+        if len(held) == 1:
+            return held[0]
+        return SampleBatch(
+            source=source,
+            seq=held[0].seq,
+            channel=np.concatenate([b.channel for b in held]),
+            time_ns=np.concatenate([b.time_ns for b in held]),
+            value=np.concatenate([b.value for b in held]),
+            quality=np.concatenate([b.quality for b in held]),
+        )

@@ -12,7 +12,7 @@ from groundseg.clock import ManualClock
 from groundseg.config import PadDefinition
 from groundseg.errors import ConfigError
 from groundseg.quality import Quality
-from groundseg.replay.player import Pacing, flagged, play
+from groundseg.replay.player import Coalescer, Pacing, flagged, play
 from groundseg.replay.progress import ProgressLine
 from groundseg.replay.rerun import (
     Context,
@@ -234,3 +234,15 @@ def test_t_times_are_read_as_written_on_a_countdown_clock(text: str, seconds: fl
 def test_a_t_time_that_is_not_one_is_refused_naming_it() -> None:
     with pytest.raises(ConfigError, match="T-one hour"):
         parse_t("--at-t", "T-one hour")
+
+
+def test_a_fast_replay_joins_each_source_s_cycles_into_frames_of_about_the_size_asked() -> None:
+    joined = Coalescer(5)
+    out = [joined.add(cycle(n, n * 0.1)) for n in range(5)]  # two samples a cycle
+    assert [b is not None for b in out] == [False, False, True, False, False]
+    first = out[2]
+    assert first is not None
+    assert first.seq == 0
+    assert first.time_ns.tolist() == [T0] * 2 + [T0 + 100_000_000] * 2 + [T0 + 200_000_000] * 2
+    assert [len(b) for b in joined.rest()] == [4], "the last two cycles, joined"
+    assert joined.rest() == []
