@@ -119,15 +119,14 @@ class Rerunner:
         tick_ns: int = TICK_NS,
     ) -> None:
         self.monitor = Monitor(pad, compile_plan(pad), stale_periods=stale_periods)
-        self.remap = _remap(pad, recorded_channels)
-        self._identity = bool(np.array_equal(self.remap, np.arange(len(self.remap))))
+        self._renumbered = renumbering(recorded_channels, pad)
         self._pending = sorted(contexts, key=lambda c: c.time_ns)
         self._tick_ns = tick_ns
         self._next_tick: int | None = None
 
     def take(self, batch: SampleBatch) -> list[Decision]:
         """The decisions up to and including this batch (recorded qualities expected)."""
-        mapped = batch if self._identity else _mapped(batch, self.remap)
+        mapped = self._renumbered(batch)
         if mapped is None or len(mapped) == 0:
             return []
         start = int(mapped.time_ns.min())

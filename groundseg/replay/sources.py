@@ -75,8 +75,19 @@ class JournalSource:
         return self.reader.sample_count(start_ns=start_ns, end_ns=end_ns)
 
 
+class _TelemetryOnly:
+    """A database keeps telemetry only: no countdown context (monitors replayed from it see
+    no count under way), and no cheap count of what a range holds."""
+
+    def events(self, start_ns: int | None, end_ns: int | None) -> Iterator[Event]:
+        return iter(())
+
+    def estimate(self, start_ns: int | None, end_ns: int | None) -> int:
+        return 0
+
+
 @dataclass
-class InfluxV1Source:
+class InfluxV1Source(_TelemetryOnly):
     url: str
     database: str
     pad: str
@@ -86,14 +97,6 @@ class InfluxV1Source:
     username: str | None = None
     password: str | None = None
     timeout_s: float = 60.0
-
-    def events(self, start_ns: int | None, end_ns: int | None) -> Iterator[Event]:
-        """The database keeps telemetry only: no countdown context (monitors replayed from
-        it see no count under way; give them the journal's events for that)."""
-        return iter(())
-
-    def estimate(self, start_ns: int | None, end_ns: int | None) -> int:
-        return 0
 
     def batches(self, start_ns: int | None, end_ns: int | None) -> Iterator[SampleBatch]:
         index = {name: i for i, name in enumerate(self.channel_names)}
@@ -200,19 +203,12 @@ def _batches(
 
 
 @dataclass
-class VictoriaMetricsSource:
+class VictoriaMetricsSource(_TelemetryOnly):
     url: str
     pad: str
     channel_names: list[str]
     window_s: float = 60.0
     timeout_s: float = 60.0
-
-    def events(self, start_ns: int | None, end_ns: int | None) -> Iterator[Event]:
-        """The database keeps telemetry only (see `InfluxV1Source.events`)."""
-        return iter(())
-
-    def estimate(self, start_ns: int | None, end_ns: int | None) -> int:
-        return 0
 
     def batches(self, start_ns: int | None, end_ns: int | None) -> Iterator[SampleBatch]:
         """With both ends given, a window of recorded time per export; without, one export
