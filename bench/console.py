@@ -38,12 +38,13 @@ from groundseg.api import (
     ApiLimits,
     ApiServer,
     ApiSettings,
+    Commanding,
+    LiveDesk,
     Sessions,
     StreamHub,
     UserStore,
     create_app,
 )
-from groundseg.api.routes_read import full_state
 from groundseg.clock import SystemClock
 from groundseg.config import PadDefinition, RegisterSource, load_pad
 from groundseg.controller import Controller, ControllerSettings
@@ -74,19 +75,14 @@ def _api(
     """The operator API as the controller builds it, over `bus`, with a session for the
     consoles."""
     clock = SystemClock()
-    hub = StreamHub(
-        channel_ids,
-        bus=bus,
-        state=lambda: full_state(context),
-        alarms=list,
-        armings=list,
-        rate_hz=DISPLAY_HZ,
-    )
+    desk = LiveDesk(runner, runner.gate, clock)
+    hub = StreamHub(channel_ids, bus=bus, desk=desk, rate_hz=DISPLAY_HZ)
     context = ApiContext(
         pad=runner.pad,
         plan=runner.plan,
-        runner=runner,
-        gate=runner.gate,
+        desk=desk,
+        authority=runner.gate.authority,
+        commanding=Commanding(runner, runner.gate),
         audit=None,
         clock=clock,
         hub=hub,

@@ -31,13 +31,13 @@ from groundseg.api import (
     ApiContext,
     ApiServer,
     ApiSettings,
+    Commanding,
+    LiveDesk,
     Sessions,
     StreamHub,
     UserStore,
     create_app,
 )
-from groundseg.api.routes_read import full_state
-from groundseg.api.views import alarm_view, armings_view
 from groundseg.clock import Clock, ScaledClock, SystemClock
 from groundseg.config import PadDefinition
 from groundseg.drivers.base import Driver
@@ -281,21 +281,19 @@ class Controller:
             if settings.users_file is None:
                 raise ValueError("the operator API needs accounts: a users file or a UserStore")
             users = UserStore.load(settings.users_file)
+        desk = LiveDesk(launch, gate, self.clock)
         self.hub = StreamHub(
             [c.id for c in self.pad.channels],
             bus=self.bus,
-            state=lambda: full_state(context),
-            alarms=lambda: [
-                alarm_view(a, launch.clock.monotonic()) for a in launch.alarms.alarms()
-            ],
-            armings=lambda: armings_view(gate.authority, self.clock.monotonic()),
+            desk=desk,
             rate_hz=settings.display_hz,
         )
         context = ApiContext(
             pad=self.pad,
             plan=self.plan,
-            runner=launch,
-            gate=gate,
+            desk=desk,
+            authority=gate.authority,
+            commanding=Commanding(launch, gate),
             audit=self.audit,
             clock=self.clock,
             hub=self.hub,

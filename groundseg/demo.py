@@ -32,6 +32,7 @@ from groundseg.config import load_pad
 from groundseg.controller import Controller, ControllerSettings
 from groundseg.errors import ConfigError, ConfigProblem
 from groundseg.gate.authority import Role
+from groundseg.heap import frozen_heap
 from groundseg.ingest.service import IngestService, IngestSettings
 from groundseg.ingest.spool import Spool
 from groundseg.mqtt.connection import MqttSettings
@@ -134,19 +135,20 @@ def _demo(args: argparse.Namespace) -> int:
             async with asyncio.TaskGroup() as tasks:
                 running = tasks.create_task(controller.run(), name="controller")
                 await controller.ready.wait()
-                async with _archive(args, controller, tasks):
-                    _greet(controller, args)
-                    if not args.no_start:
-                        await _start_count(controller)
-                    slowing = tasks.create_task(
-                        _terminal_speed(controller, sim), name="terminal-speed"
-                    )
-                    if args.duration is None:
-                        await running
-                    else:
-                        await asyncio.sleep(args.duration)
-                        running.cancel()
-                        slowing.cancel()
+                with frozen_heap():
+                    async with _archive(args, controller, tasks):
+                        _greet(controller, args)
+                        if not args.no_start:
+                            await _start_count(controller)
+                        slowing = tasks.create_task(
+                            _terminal_speed(controller, sim), name="terminal-speed"
+                        )
+                        if args.duration is None:
+                            await running
+                        else:
+                            await asyncio.sleep(args.duration)
+                            running.cancel()
+                            slowing.cancel()
 
     run_until_stopped(run())
     return 0

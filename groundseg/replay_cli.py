@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from groundseg.api import UserStore
 from groundseg.clock import SystemClock
 from groundseg.codecs.frames import encode_frame
 from groundseg.config import PadDefinition, load_pad
@@ -48,19 +49,20 @@ from groundseg.replay.rerun import (
     renumbering,
     rerun,
 )
+from groundseg.replay.serve import ANALYST, ReplayConsole, one_time_account
 from groundseg.replay.sources import (
     InfluxV1Source,
     JournalSource,
     ReplaySource,
     VictoriaMetricsSource,
 )
-from groundseg.replay.tclock import parse_t, wall_time_at_t
-from groundseg.service_cli import mqtt_arguments, mqtt_settings
+from groundseg.replay.tclock import parse_t, parse_time, wall_time_at_t
+from groundseg.service_cli import add_api_arguments, api_settings, mqtt_arguments, mqtt_settings
 from groundseg.stopping import run_until_stopped
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.events import Event
 
-__all__ = ["add_replay_commands", "parse_time"]
+__all__ = ["add_replay_commands"]
 
 EXIT_INTERRUPTED = 130
 IN_FLIGHT = 48
@@ -134,6 +136,10 @@ def add_replay_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     replay.add_argument(
         "--monitors", action="store_true", help="print the monitors' decisions as they come"
     )
+    add_api_arguments(replay, default=None)
+    replay.add_argument(
+        "--paused", action="store_true", help="with --api: start paused at the first moment"
+    )
     replay.set_defaults(handler=_replay)
 
     report = commands.add_parser("report", help="a campaign report: HTML, and PDF")
@@ -183,21 +189,6 @@ def _range(
             ],
         )
     return at, end
-
-
-def parse_time(option: str, text: str | None) -> int | None:
-    """An ISO 8601 wall time as nanoseconds since the epoch (UTC unless a zone is given)."""
-    if text is None:
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(
-            option, [ConfigProblem(key=text, expected="an ISO 8601 time, e.g. 2026-11-29T10:00Z")]
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return round(moment.timestamp() * 1e9)
 
 
 class _Progress:
@@ -366,6 +357,8 @@ def _replay(args: argparse.Namespace) -> int:
     pad = load_pad(args.pad)
     source = _source(args, pad)
     start, end = _range(args, lambda: source.events(None, None))
+    if args.api:
+        return _replay_console(args, pad, source, start, end)
     name = args.as_pad or f"{pad_slug(pad.name)}-replay"
     if name == pad_slug(pad.name):
         raise ConfigError(
@@ -382,6 +375,69 @@ def _replay(args: argparse.Namespace) -> int:
         print("\ngroundseg: replay stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(f"{played[0]} samples replayed")
+    return 0
+
+
+def _replay_console(
+    args: argparse.Namespace,
+    pad: PadDefinition,
+    source: ReplaySource,
+    start: int | None,
+    end: int | None,
+) -> int:
+    """The replay on the console, with time controls, until Ctrl-C."""
+    others = [
+        name
+        for name, given in (
+            ("--mqtt", mqtt_settings(args) is not None),
+            ("--monitors", args.monitors),
+            ("--fast", args.fast),
+            ("--step", args.step),
+        )
+        if given
+    ]
+    if others:
+        raise ConfigError(
+            "--api",
+            [
+                ConfigProblem(
+                    key=", ".join(others),
+                    expected="a replay console takes --speed, --paused, --from/--at-t and --to",
+                )
+            ],
+        )
+    settings = api_settings(args, users_required=False)
+    assert settings is not None
+    span = source.span()
+    if start is not None and end is not None:
+        span = (start, end - 1)
+    elif span is not None:
+        span = (span[0], span[1] if end is None else min(span[1], end - 1))
+    if span is None or span[1] < span[0]:
+        raise ConfigError(
+            "--from/--to",
+            [ConfigProblem(key="", expected="a range that holds samples (give --from and --to)")],
+        )
+    if settings.users_file is not None:
+        users, password = UserStore.load(settings.users_file), None
+    else:
+        users, password = one_time_account()
+    console = ReplayConsole(
+        pad=pad,
+        source=source,
+        span=span,
+        settings=settings,
+        users=users,
+        speed=args.speed,
+        start_ns=start if start is not None and span[0] <= start <= span[1] else None,
+        paused=args.paused,
+    )
+
+    def ready(url: str) -> None:
+        login = "" if password is None else f"  (log in as {ANALYST}, password {password})"
+        print(f"replay console: {url}{login}", flush=True)
+
+    run_until_stopped(console.run(ready))
     return 0
 
 

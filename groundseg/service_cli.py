@@ -22,6 +22,7 @@ from groundseg.clock import SystemClock
 from groundseg.config import load_pad
 from groundseg.controller import Controller, ControllerSettings
 from groundseg.errors import ConfigError, ConfigProblem
+from groundseg.heap import frozen_heap
 from groundseg.ingest.service import IngestService, IngestSettings
 from groundseg.ingest.sinks import InfluxV1Sink, InfluxV2Sink, Sink
 from groundseg.ingest.spool import Spool
@@ -338,22 +339,23 @@ def _controller(args: argparse.Namespace) -> int:
             async with asyncio.TaskGroup() as tasks:
                 running = tasks.create_task(controller.run(), name="controller")
                 await controller.ready.wait()
-                _announce(
-                    {
-                        "mqtt": f"127.0.0.1:{controller.mqtt_port}",
-                        "journal": str(controller.journal.settings.directory),
-                        "topics": controller.topics.base,
-                        "console": controller.api_server.url if controller.api_server else None,
-                    }
-                )
-                if args.view:
-                    await _view(controller, args)
-                    running.cancel()
-                elif args.duration is not None:
-                    await asyncio.sleep(args.duration)
-                    running.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await running
+                with frozen_heap():
+                    _announce(
+                        {
+                            "mqtt": f"127.0.0.1:{controller.mqtt_port}",
+                            "journal": str(controller.journal.settings.directory),
+                            "topics": controller.topics.base,
+                            "console": controller.api_server.url if controller.api_server else None,
+                        }
+                    )
+                    if args.view:
+                        await _view(controller, args)
+                        running.cancel()
+                    elif args.duration is not None:
+                        await asyncio.sleep(args.duration)
+                        running.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await running
 
     run_until_stopped(run())
     return 0

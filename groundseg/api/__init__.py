@@ -2,7 +2,8 @@
 
 from groundseg.api.access import ACCESS
 from groundseg.api.app import create_app
-from groundseg.api.context import ApiContext, ApiLimits
+from groundseg.api.context import ApiContext, ApiLimits, Commanding
+from groundseg.api.desk import Desk, LiveDesk
 from groundseg.api.server import ApiServer, ApiSettings
 from groundseg.api.sessions import Sessions
 from groundseg.api.stream import StreamHub
@@ -14,6 +15,9 @@ __all__ = [
     "ApiLimits",
     "ApiServer",
     "ApiSettings",
+    "Commanding",
+    "Desk",
+    "LiveDesk",
     "Sessions",
     "StreamHub",
     "UserStore",

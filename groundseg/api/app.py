@@ -10,9 +10,10 @@ Responses carry headers that keep the console out of frames and scripts to its o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -67,7 +68,10 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def create_app(api: ApiContext, *, console: Path | None = CONSOLE) -> FastAPI:
+def create_app(
+    api: ApiContext, *, console: Path | None = CONSOLE, routers: Sequence[APIRouter] = ()
+) -> FastAPI:
+    """The API and the console; `routers`: more of the API (a replay's time controls)."""
     app = FastAPI(
         title="groundseg operator API",
         version=__version__,
@@ -81,6 +85,8 @@ def create_app(api: ApiContext, *, console: Path | None = CONSOLE) -> FastAPI:
     app.include_router(routes_read.router)
     app.include_router(routes_control.router)
     app.include_router(stream_route.router)
+    for router in routers:
+        app.include_router(router)
 
     if console is not None and console.is_dir():
         app.mount("/", StaticFiles(directory=console, html=True), name="console")

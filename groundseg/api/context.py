@@ -1,6 +1,6 @@
 """What the operator API works with: the controller's parts it may touch, its accounts and
-sessions, and its limits. The composition root (the controller) builds one; the routes
-receive it through the app's state, never by importing the controller."""
+sessions, and its limits. The composition root (the controller, or a replay) builds one;
+the routes receive it through the app's state, never by importing the controller."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from groundseg.api.desk import Desk
+from groundseg.api.errors import ApiError
 from groundseg.api.limits import RateLimiter
 from groundseg.api.sessions import Sessions
 from groundseg.api.stream import StreamHub
@@ -18,11 +20,12 @@ from groundseg.clock import Clock
 from groundseg.config import PadDefinition
 from groundseg.errors import AuditUnavailable
 from groundseg.gate.audit import AuditLog
+from groundseg.gate.authority import Authority
 from groundseg.gate.gate import CommandGate
 from groundseg.launch.runner import LaunchRunner
 from groundseg.sequencer.plan import LaunchPlan
 
-__all__ = ["ApiContext", "ApiLimits"]
+__all__ = ["ApiContext", "ApiLimits", "Commanding"]
 
 log = structlog.get_logger("groundseg.api")
 
@@ -39,12 +42,22 @@ class ApiLimits:
     max_streams_per_user: int = 8
 
 
+@dataclass(frozen=True, slots=True)
+class Commanding:
+    """What the control routes act through: a live pad's countdown and command gate."""
+
+    runner: LaunchRunner
+    gate: CommandGate
+
+
 @dataclass(kw_only=True)
 class ApiContext:
     pad: PadDefinition
     plan: LaunchPlan
-    runner: LaunchRunner
-    gate: CommandGate
+    desk: Desk
+    authority: Authority
+    commanding: Commanding | None
+    """None: a replay, which commands nothing (the control routes answer 409)."""
     audit: AuditLog | None
     clock: Clock
     """The links' clock: sessions, leases, rate limits."""
@@ -69,12 +82,25 @@ class ApiContext:
     def now(self) -> float:
         return self.clock.monotonic()
 
+    def live(self) -> Commanding:
+        """The live pad's countdown and gate; a replay refuses every request to act."""
+        if self.commanding is None:
+            raise ApiError(
+                409,
+                "replay",
+                "this console shows a replay: recorded data commands nothing; "
+                "send commands from the live pad's console",
+            )
+        return self.commanding
+
     def record(
         self, actor: str, action: str, details: Mapping[str, object], *, required: bool
     ) -> None:
         """Append a request to the audit log. `required`: refuse (AuditUnavailable) when it
         cannot be written; otherwise log the loss and go on (holds, aborts, logins)."""
         if self.audit is None:
+            if self.commanding is None and not required:
+                return  # a replay: nothing it does reaches the pad, nothing to audit
             if required:
                 raise AuditUnavailable("no audit log: only holds, aborts and safing pass")
             log.error("audit record lost: no audit log", actor=actor, action=action)

@@ -1,8 +1,9 @@
 """Display history: every channel's value at a fixed rate over the last while, for plots.
 
 A ring of rows (one per period, one column per channel) in numpy: recording a row is one
-copy, reading a channel's history one strided slice. Unusable values (stale, invalid)
-are stored as NaN, so a plot shows a gap where the data could not be trusted. The journal
+copy, reading a channel's history one strided slice. Untrusted values (stale, invalid)
+are stored as NaN, so a plot shows a gap where the data could not be trusted; replayed
+values are drawn (a replay's console plots the record). The journal
 is the record; this is what a console needs to draw a plot the moment it is opened.
 """
 
@@ -11,9 +12,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from groundseg.quality import USABLE
+from groundseg.quality import USABLE, Quality
 
 __all__ = ["History"]
+
+_DRAWN = USABLE.copy()
+_DRAWN[Quality.REPLAYED] = True
 
 
 class History:
@@ -39,7 +43,7 @@ class History:
     ) -> None:
         row = self._next
         self._time[row] = now_unix
-        self._value[row] = np.where(USABLE[quality], value, np.nan)
+        self._value[row] = np.where(_DRAWN[quality], value, np.nan)
         self._next = (row + 1) % len(self._time)
         self._count = min(self._count + 1, len(self._time))
         self._due = now_unix + self.period_s

@@ -59,19 +59,22 @@ def _countdown(
         _limited(api, caller)
     # A stop is recorded after it took effect (the disk never delays it); anything else is
     # on disk first, or refused.
+    runner = api.live().runner
     if not stop:
         api.record(caller.user.name, f"countdown.{action}", details, required=True)
-    api.runner.request(request)
+    runner.request(request)
     if stop:
         api.record(caller.user.name, f"countdown.{action}", details, required=False)
-    return api.runner.state()
+    return runner.state()
 
 
 @router.post("/countdown/start", operation_id="countdown_start", tags=["countdown"])
 async def countdown_start(
     body: StartRequest, api: Api, caller: Annotated[Session, Depends(allow("countdown_start"))]
 ) -> JSON:
-    close = None if body.window_s is None else api.runner.count_clock.monotonic() + body.window_s
+    close = (
+        None if body.window_s is None else api.live().runner.count_clock.monotonic() + body.window_s
+    )
     request = StartCount(by=caller.user.name, window_close=close)
     return _countdown(api, caller, "start", request, body.model_dump(), stop=False)
 
@@ -141,7 +144,7 @@ async def command_send(
     """An ordinary (or safing) command: the gate's checks, the write, the readback."""
     _known(api, command)
     _limited(api, caller)
-    outcome = await api.gate.send(command, body.argument, user=caller.user, now=api.now())
+    outcome = await api.live().gate.send(command, body.argument, user=caller.user, now=api.now())
     return {
         "command": outcome.command,
         "argument": outcome.argument,
@@ -159,13 +162,13 @@ async def command_arm(
     _known(api, command)
     _limited(api, caller)
     now = api.now()
-    arming = api.gate.arm(command, body.argument, user=caller.user, now=now)
+    arming = api.live().gate.arm(command, body.argument, user=caller.user, now=now)
     return {
         "token": arming.token,
         "command": arming.command,
         "argument": arming.argument,
         "expires_in_s": round(arming.expires_at - now, 1),
-        "two_person": api.gate.authority.policy(command).two_person,
+        "two_person": api.live().gate.authority.policy(command).two_person,
     }
 
 
@@ -177,7 +180,7 @@ async def arming_approve(
     caller: Annotated[Session, Depends(allow("arming_approve"))],
 ) -> JSON:
     _limited(api, caller)
-    arming = api.gate.approve(token, user=caller.user, now=api.now())
+    arming = api.live().gate.approve(token, user=caller.user, now=api.now())
     return {"command": arming.command, "approved_by": arming.approved_by}
 
 
@@ -189,7 +192,7 @@ async def arming_execute(
     caller: Annotated[Session, Depends(allow("arming_execute"))],
 ) -> JSON:
     _limited(api, caller)
-    outcome = await api.gate.execute(token, user=caller.user, now=api.now())
+    outcome = await api.live().gate.execute(token, user=caller.user, now=api.now())
     return {
         "command": outcome.command,
         "argument": outcome.argument,
@@ -204,7 +207,7 @@ async def arming_disarm(
     api: Api,
     caller: Annotated[Session, Depends(allow("arming_disarm"))],
 ) -> Answer:
-    arming = api.gate.authority.disarm(token, caller.user, now=api.now())
+    arming = api.live().gate.authority.disarm(token, caller.user, now=api.now())
     api.record(caller.user.name, "disarm", {"command": arming.command}, required=False)
     return Answer(detail=f"{arming.command} disarmed")
 
@@ -219,7 +222,7 @@ async def alarm_acknowledge(
     api: Api,
     caller: Annotated[Session, Depends(allow("alarm_acknowledge"))],
 ) -> Answer:
-    api.runner.acknowledge(alarm, by=caller.user.name)
+    api.live().runner.acknowledge(alarm, by=caller.user.name)
     api.record(caller.user.name, "alarm.acknowledge", {"alarm": alarm}, required=False)
     return Answer(detail=f"{alarm} acknowledged")
 
@@ -231,7 +234,7 @@ async def alarm_shelve(
     api: Api,
     caller: Annotated[Session, Depends(allow("alarm_shelve"))],
 ) -> Answer:
-    api.runner.shelve(alarm, by=caller.user.name, for_s=body.for_s)
+    api.live().runner.shelve(alarm, by=caller.user.name, for_s=body.for_s)
     api.record(
         caller.user.name, "alarm.shelve", {"alarm": alarm, "for_s": body.for_s}, required=False
     )

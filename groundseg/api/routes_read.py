@@ -16,26 +16,13 @@ from groundseg.api.context import ApiContext
 from groundseg.api.errors import ApiError
 from groundseg.api.schemas import Answer, Empty, Login
 from groundseg.api.sessions import Session
-from groundseg.api.views import alarm_view, armings_view, next_step, pad_view, permissives_view
+from groundseg.api.views import pad_view
 
-__all__ = ["full_state", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api")
 Api = Annotated[ApiContext, Depends(context)]
 JSON = dict[str, Any]
-
-
-def full_state(api: ApiContext) -> JSON:
-    """The countdown as the header of the console shows it."""
-    runner = api.runner
-    step = next_step(runner.sequencer)
-    return {
-        **runner.state(),
-        "next_step": None
-        if step is None
-        else {"id": step.id, "at_t_s": step.at_t_s, "description": step.description},
-        "armings": armings_view(api.gate.authority, api.now()),
-    }
 
 
 @router.get("/health", operation_id="health", tags=["reading"])
@@ -95,12 +82,12 @@ async def me(api: Api, caller: Annotated[Session, Depends(allow("me"))]) -> JSON
 
 @router.get("/pad", operation_id="pad", tags=["reading"])
 async def pad(api: Api, caller: Annotated[Session, Depends(allow("pad"))]) -> JSON:
-    return pad_view(api.pad, api.plan, api.gate.authority)
+    return pad_view(api.pad, api.plan, api.authority)
 
 
 @router.get("/state", operation_id="state", tags=["reading"])
 async def state(api: Api, caller: Annotated[Session, Depends(allow("state"))]) -> JSON:
-    return full_state(api)
+    return api.desk.state()
 
 
 @router.get("/channels", operation_id="channels", tags=["reading"])
@@ -110,7 +97,7 @@ async def channels(
     match: Annotated[str, Query(max_length=200)] = "*",
 ) -> list[JSON]:
     latest = api.hub.latest
-    now_s = api.clock.time_ns() / 1e9
+    now_s = api.hub.now()
     out = []
     for index, channel_id in enumerate(api.hub.channel_ids):
         if not fnmatch.fnmatchcase(channel_id, match):
@@ -138,16 +125,13 @@ async def history(
     index = api.hub.index(channel)
     if index is None:
         raise ApiError(404, "unknown_channel", f"no channel {channel!r} on this pad")
-    times, values = api.hub.history.channel(
-        index, seconds=seconds, now_unix=api.clock.time_ns() / 1e9
-    )
+    times, values = api.hub.history.channel(index, seconds=seconds, now_unix=api.hub.now())
     return {"channel": channel, "t": times, "v": values}
 
 
 @router.get("/alarms", operation_id="alarms", tags=["reading"])
 async def alarms(api: Api, caller: Annotated[Session, Depends(allow("alarms"))]) -> list[JSON]:
-    now = api.runner.clock.monotonic()
-    return [alarm_view(a, now) for a in api.runner.alarms.alarms()]
+    return api.desk.alarms()
 
 
 @router.get("/events", operation_id="events", tags=["reading"])
@@ -162,9 +146,7 @@ async def events(
 
 @router.get("/permissives", operation_id="permissives", tags=["reading"])
 async def permissives(api: Api, caller: Annotated[Session, Depends(allow("permissives"))]) -> JSON:
-    runner = api.runner
-    now_ns = round(runner.clock.monotonic() * 1e9)
-    return permissives_view(api.plan, runner.sequencer, runner.monitor, now_ns)
+    return api.desk.permissives()
 
 
 @router.get("/audit", operation_id="audit", tags=["reading"])

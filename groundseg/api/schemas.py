@@ -20,52 +20,53 @@ __all__ = [
     "Revoke",
     "Shelve",
     "StartRequest",
+    "Strict",
 ]
 
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class Empty(_Strict):
+class Empty(Strict):
     """No fields."""
 
 
-class Login(_Strict):
+class Login(Strict):
     username: Annotated[str, Field(min_length=1, max_length=64)]
     password: Annotated[str, Field(min_length=1, max_length=256)]
 
 
-class Reason(_Strict):
+class Reason(Strict):
     reason: Text
 
 
-class StartRequest(_Strict):
+class StartRequest(Strict):
     window_s: Annotated[float | None, Field(gt=0, le=7 * 86400)] = None
     """Seconds from now until the launch window closes; default: the pad's window after the
     planned T-0."""
 
 
-class RecyclePoint(_Strict):
+class RecyclePoint(Strict):
     to_t_s: Annotated[float, Field(ge=-7 * 86400, le=0)]
 
 
-class PollAnswer(_Strict):
+class PollAnswer(Strict):
     go: bool
     no_go: Annotated[list[Text], Field(max_length=50)] = []
 
 
-class Argument(_Strict):
+class Argument(Strict):
     argument: Annotated[float | None, Field(ge=-1e9, le=1e9)] = None
 
 
-class Shelve(_Strict):
+class Shelve(Strict):
     for_s: Annotated[float, Field(gt=0, le=8 * 3600)]
 
 
-class Revoke(_Strict):
+class Revoke(Strict):
     username: Annotated[str, Field(min_length=1, max_length=64)]
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from groundseg.api.desk import Desk
 from groundseg.api.history import History
 from groundseg.cancellation import raise_if_cancelling
 from groundseg.telemetry.batch import SampleBatch
@@ -129,21 +130,21 @@ class StreamHub:
         channel_ids: Sequence[str],
         *,
         bus: Bus,
-        state: Callable[[], dict[str, object]],
-        alarms: Callable[[], list[dict[str, object]]],
-        armings: Callable[[], list[dict[str, object]]],
+        desk: Desk,
         rate_hz: float = 10.0,
         history: History | None = None,
         client_queue: int = CLIENT_QUEUE,
+        now: Callable[[], float] = time.time,
     ) -> None:
         if not 0 < rate_hz <= 100:
             raise ValueError(f"display rate must be in (0, 100] Hz, got {rate_hz!r}")
         self.channel_ids = list(channel_ids)
         self._index = {c: i for i, c in enumerate(self.channel_ids)}
         self.bus = bus
-        self._state = state
-        self._alarms = alarms
-        self._armings = armings
+        self.desk = desk
+        self.now = now
+        """The displays' clock, in seconds since the epoch: the wall clock, or a replay's
+        position in recorded time (history and messages are stamped with it)."""
         self.period_s = 1.0 / rate_hz
         self.history = history or History(len(self.channel_ids))
         self.client_queue = client_queue
@@ -200,6 +201,23 @@ class StreamHub:
     def disconnect(self, client: StreamClient) -> None:
         self._clients.pop(client.name, None)
 
+    def reset(self, past: Sequence[Event] = ()) -> None:
+        """Start afresh (a replay moved to another time): no values, no display history,
+        an event log of `past` only; every client gets a new snapshot."""
+        self.latest = LatestValues(len(self.channel_ids))
+        self.history = History(len(self.channel_ids))
+        self.events = EventLog()
+        for event in past[-EVENT_LOG:]:
+            self.events.add(event)
+        self._sent_time = self.latest.time_ns.copy()
+        self._pending_events = []
+        while self._samples.get_nowait() is not None:
+            pass
+        while self._event_feed.get_nowait() is not None:
+            pass
+        for client in self._clients.values():
+            client.resync = True
+
     def statistics(self) -> StreamStatistics:
         return StreamStatistics(
             clients=len(self._clients),
@@ -242,14 +260,14 @@ class StreamHub:
     def tick(self) -> None:
         """One display period: one update to every client (a snapshot to those that need it)."""
         self._ticks += 1
-        now = time.time()
+        now = self.now()
         if self.history.due(now):
             self.history.record(now, self.latest.value, self.latest.quality)
         changed = np.flatnonzero(self.latest.time_ns != self._sent_time)
         self._sent_time[changed] = self.latest.time_ns[changed]
         events, self._pending_events = self._pending_events, []
-        alarms = self._alarms()
-        armings = self._armings()
+        alarms = self.desk.alarms()
+        armings = self.desk.armings()
         extra: dict[str, object] = {}
         alarms_text = json.dumps(alarms)
         if alarms_text != self._last_alarms:
@@ -260,7 +278,7 @@ class StreamHub:
             self._last_armings = armings_text
             extra["armings"] = armings
         self._seq += 1
-        head = {"type": "update", "seq": self._seq, "time": now, "state": self._state()}
+        head = {"type": "update", "seq": self._seq, "time": now, "state": self.desk.state()}
         cache: dict[tuple[int, ...] | None, str] = {}
         for client in list(self._clients.values()):
             if client.resync:
@@ -286,11 +304,11 @@ class StreamHub:
             {
                 "type": "snapshot",
                 "seq": self._seq,
-                "time": time.time(),
-                "state": self._state(),
+                "time": self.now(),
+                "state": self.desk.state(),
                 "values": self._values(wanted),
-                "alarms": self._alarms(),
-                "armings": self._armings(),
+                "alarms": self.desk.alarms(),
+                "armings": self.desk.armings(),
                 "events": self.events.after(0, 200),
             }
         )

@@ -126,9 +126,10 @@ def armings_view(authority: Authority, now: float) -> list[dict[str, object]]:
 
 
 def permissives_view(
-    plan: LaunchPlan, sequencer: Sequencer, monitor: Monitor, now_ns: int
+    plan: LaunchPlan, step: Step | None, monitor: Monitor, now_ns: int
 ) -> dict[str, object]:
-    """Every condition the next step needs, green (true), red (false) or unknown, and why."""
+    """Every condition `step` (the next) needs, green (true), red (false) or unknown, and
+    why; first the rules acting now."""
     rows: list[dict[str, object]] = [
         {
             "kind": "rule",
@@ -139,7 +140,6 @@ def permissives_view(
         }
         for rule in monitor.acting_holds()
     ]
-    step = next_step(sequencer)
     if step is None:
         return {"step": None, "rows": rows}
     if step.require is not None:

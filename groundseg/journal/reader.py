@@ -78,6 +78,26 @@ class JournalReader:
             total += summary.rows
         return total
 
+    def time_span(self) -> tuple[int, int] | None:
+        """The first and last sample times (ns), None for a journal without samples: from
+        the indexes, and by reading the segment being written (it has no index yet)."""
+        low: int | None = None
+        high: int | None = None
+        for path in segments_of(self.directory, SAMPLES):
+            summary = _index(path)
+            if summary is not None:
+                spans = [(summary.min_time_ns, summary.max_time_ns)] if summary.rows else []
+            else:
+                spans = [
+                    (int(b.time_ns.min()), int(b.time_ns.max()))
+                    for b in map(_batch_of, read_segment(path))
+                    if len(b)
+                ]
+            for first, last in spans:
+                low = first if low is None else min(low, first)
+                high = last if high is None else max(high, last)
+        return None if low is None or high is None else (low, high)
+
     def last_sequences(self, *, segments: int = 3) -> dict[str, int]:
         """The last batch sequence number journaled for each source (from the newest
         segments), so a restarted controller continues each source's numbering."""
@@ -123,6 +143,10 @@ class JournalReader:
                 if end_ns is not None and summary.min_time_ns >= end_ns:
                     continue
             yield path
+
+
+def _batch_of(record_batch: pa.RecordBatch) -> SampleBatch:
+    return sample_batch_from_record_batch(record_batch)[1]
 
 
 def _within(batch: SampleBatch, start_ns: int | None, end_ns: int | None) -> SampleBatch:

@@ -55,6 +55,10 @@ class ReplaySource(Protocol):
         """About how many samples `batches` will yield (0: unknown)."""
         ...
 
+    def span(self) -> tuple[int, int] | None:
+        """The first and last sample times (ns); None: empty, or no cheap way to know."""
+        ...
+
 
 class JournalSource:
     def __init__(self, directory: Path) -> None:
@@ -74,6 +78,9 @@ class JournalSource:
     def estimate(self, start_ns: int | None, end_ns: int | None) -> int:
         return self.reader.sample_count(start_ns=start_ns, end_ns=end_ns)
 
+    def span(self) -> tuple[int, int] | None:
+        return self.reader.time_span()
+
 
 class _TelemetryOnly:
     """A database keeps telemetry only: no countdown context (monitors replayed from it see
@@ -84,6 +91,9 @@ class _TelemetryOnly:
 
     def estimate(self, start_ns: int | None, end_ns: int | None) -> int:
         return 0
+
+    def span(self) -> tuple[int, int] | None:
+        return None
 
 
 @dataclass
@@ -117,6 +127,11 @@ class InfluxV1Source(_TelemetryOnly):
                     f"AND time >= {low:d} AND time < {high:d} GROUP BY source",
                 )
                 yield from _batches(rows, index, seq)
+
+    def span(self) -> tuple[int, int] | None:
+        with httpx.Client(base_url=self.url, timeout=self.timeout_s) as client:
+            first, last = self._span(client)
+        return None if first is None or last is None else (first, last)
 
     def _span(self, client: httpx.Client) -> tuple[int | None, int | None]:
         ends = []

@@ -12,6 +12,7 @@ Pure.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import re
 from collections.abc import Iterable
@@ -19,7 +20,7 @@ from collections.abc import Iterable
 from groundseg.errors import ConfigError, ConfigProblem
 from groundseg.telemetry.events import Event
 
-__all__ = ["parse_t", "wall_time_at_t"]
+__all__ = ["parse_t", "parse_time", "wall_time_at_t"]
 
 RUNNING = {"countdown.started", "countdown.resumed"}
 _T = re.compile(r"^T?([+-])(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$")
@@ -56,3 +57,18 @@ def wall_time_at_t(events: Iterable[Event], t_s: float) -> int | None:
         if t_s == t_here:
             return here.time_ns
     return None
+
+
+def parse_time(option: str, text: str | None) -> int | None:
+    """An ISO 8601 wall time as nanoseconds since the epoch (UTC unless a zone is given)."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            option, [ConfigProblem(key=text, expected="an ISO 8601 time, e.g. 2026-11-29T10:00Z")]
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return round(moment.timestamp() * 1e9)

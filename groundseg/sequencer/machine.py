@@ -388,7 +388,13 @@ class Sequencer:
             out += self._continuous_interlocks(now, step)
             progress = self._progress(now, step)
             if progress is None:
-                out.append(Announce(kind="sequence.step_done", message=f"step {step.id} done"))
+                out.append(
+                    Announce(
+                        kind="sequence.step_done",
+                        message=f"step {step.id} done",
+                        fields={"step": step.id},
+                    )
+                )
                 self._run = _Running(index=self._run.index + 1)
                 continue
             return out + progress
@@ -419,7 +425,11 @@ class Sequencer:
                     fields={"phase": step.phase},
                 )
             )
-        out.append(Announce(kind="sequence.step", message=f"step {step.id} started"))
+        out.append(
+            Announce(
+                kind="sequence.step", message=f"step {step.id} started", fields={"step": step.id}
+            )
+        )
         return out
 
     def _progress(self, now: float, step: Step) -> list[Action] | None:
@@ -499,7 +509,11 @@ class Sequencer:
         if step is None or step.at_t_s != 0.0 or self._run.status is not StepStatus.PENDING:
             return []
         self._run.status = StepStatus.SENDING
-        out: list[Action] = [Announce(kind="sequence.step", message=f"step {step.id} started")]
+        out: list[Action] = [
+            Announce(
+                kind="sequence.step", message=f"step {step.id} started", fields={"step": step.id}
+            )
+        ]
         out += [self._send(call, f"step:{step.id}") for call in step.commands]
         self._run.sent = len(step.commands)
         self._run.status = StepStatus.DONE

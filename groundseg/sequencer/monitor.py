@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from groundseg.config import PadDefinition
-from groundseg.quality import Quality
+from groundseg.quality import USABLE, Quality
 from groundseg.rules.conditions import Condition, Truth, trusted_value
 from groundseg.rules.discrepancy import DiscrepancyMonitor, stale_after_ns
 from groundseg.rules.limits import Level, LimitRule, LimitSet
@@ -119,7 +119,16 @@ class Monitor:
         touched[batch.channel] = True
         votes = np.flatnonzero(self._vote_reads[:, touched].any(axis=1))
         if len(votes):
-            found += self._votes(votes, self.now_ns)
+            # A voted sample is a new measurement of a member: a member going stale or
+            # invalid changes the vote's health, but the others' old values are no new
+            # sample for a redline's persistence.
+            measured = np.zeros(len(self.pad.channels), dtype=bool)
+            measured[batch.channel[USABLE[batch.quality]]] = True
+            fresh = self._vote_reads[votes][:, measured].any(axis=1)
+            if fresh.any():
+                found += self._votes(votes[fresh], self.now_ns)
+            if not fresh.all():
+                found += self._votes(votes[~fresh], self.now_ns, sample=False)
         for limits in self._limits:
             for change in limits.update(batch):
                 found += self._limit_changed(limits, change.rule, change.after, change.time_ns)

@@ -18,6 +18,7 @@ from groundseg.api import UserStore
 from groundseg.clock import Clock
 from groundseg.config import PadDefinition
 from groundseg.controller import Controller, ControllerSettings
+from groundseg.heap import frozen_heap
 from groundseg.launch.runner import LaunchRunner
 from groundseg.rules.conditions import trusted_value
 from groundseg.sequencer.countdown import CountdownState
@@ -153,7 +154,11 @@ async def launch_controller(
         try:
             async with asyncio.timeout(30.0):
                 await controller.ready.wait()
-            yield launch
+            # As `groundseg controller` does: the test session's heap (every test module,
+            # its pads and plans) out of the collector's reach, or one full pass stalls the
+            # loop past the links' staleness margins.
+            with frozen_heap():
+                yield launch
         finally:
             running.cancel()
             collector.cancel()

@@ -13,6 +13,7 @@ from groundseg.clock import ScaledClock, SystemClock
 from groundseg.config import PadDefinition, load_pad, parse_pad
 from groundseg.errors import InterlockVetoed
 from groundseg.gate.authority import Role, User
+from groundseg.quality import USABLE
 from groundseg.sequencer.countdown import (
     Abort,
     CountdownError,
@@ -133,7 +134,10 @@ async def test_ullage_over_its_redline_trips_on_the_third_sample_then_holds_and_
                 while (item := seen.get_nowait()) is not None:
                     if not isinstance(item, SampleBatch) or not np.isin(group, item.channel).all():
                         continue
-                    over = item.value[np.isin(item.channel, group)] > limit
+                    measured = np.isin(item.channel, group) & USABLE[item.quality]
+                    if not measured.any():
+                        continue  # all stale or invalid: no new voted sample (see Monitor)
+                    over = item.value[measured] > limit
                     run = run + 1 if np.count_nonzero(over) >= 2 else 0
                     longest = max(longest, run)
 

@@ -185,15 +185,22 @@ def test_a_slow_client_loses_its_oldest_updates_then_gets_a_snapshot() -> None:
 
 def _hub(channels: list[str], client_queue: int = 4) -> tuple[StreamHub, Bus]:
     bus = Bus()
-    hub = StreamHub(
-        channels,
-        bus=bus,
-        state=lambda: {"state": "ready"},
-        alarms=list,
-        armings=list,
-        client_queue=client_queue,
-    )
+    hub = StreamHub(channels, bus=bus, desk=_QuietDesk(), client_queue=client_queue)
     return hub, bus
+
+
+class _QuietDesk:
+    def state(self) -> dict[str, object]:
+        return {"state": "ready"}
+
+    def alarms(self) -> list[dict[str, object]]:
+        return []
+
+    def armings(self) -> list[dict[str, object]]:
+        return []
+
+    def permissives(self) -> dict[str, object]:
+        return {"step": None, "rows": []}
 
 
 def _batch(channels: list[int], values: list[float], time_ns: int, seq: int = 0) -> SampleBatch:

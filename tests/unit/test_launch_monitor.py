@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from groundseg.config import parse_pad
+from groundseg.config import load_pad, parse_pad
 from groundseg.quality import Quality
 from groundseg.sequencer.monitor import Finding, Monitor
 from groundseg.sequencer.plan import compile_plan
 from groundseg.telemetry.batch import SampleBatch
+from tests.conftest import PAD_FILE
 from tests.unit.test_launch_plan import LAUNCH
 from tests.unit.test_pad_definition import VALID_PAD
 
@@ -134,3 +135,31 @@ def test_an_interlock_permits_only_on_fresh_true_data() -> None:
 
 def test_commands_without_interlocks_are_permitted() -> None:
     assert monitor().vetoes("lox.vent.open") == []
+
+
+def test_a_member_going_stale_is_no_new_sample_of_its_vote() -> None:
+    """Persistence counts measurements: when one transmitter of a vote goes stale, the vote
+    is recomputed from the others' old values, which confirms nothing."""
+    shipped = load_pad(PAD_FILE)
+    rule = next(r for r in compile_plan(shipped).redlines if r.id == "lox.s1.ullage.loading")
+    assert rule.persistence == 3
+    assert rule.above is not None
+    over = rule.above + 0.4
+    m = Monitor(shipped, compile_plan(shipped))
+    m.set_context(phase="lox_chilldown", counting=True, now_ns=T0)
+    members = [shipped.channel(f"lox.s1.ullage_pressure.{x}").index for x in "abc"]
+
+    def cycle(at_s: float, members: list[int], quality: Quality = Quality.GOOD) -> SampleBatch:
+        return SampleBatch.at(
+            source="plc",
+            seq=0,
+            time_ns=T0 + round(at_s * SECOND),
+            channel=np.array(members, dtype=np.uint32),
+            value=np.full(len(members), over),
+            quality=quality,
+        )
+
+    assert trips(m.take(cycle(0.1, members)), rule.id) == []
+    assert trips(m.take(cycle(0.2, members)), rule.id) == []
+    assert trips(m.take(cycle(0.25, members[2:], Quality.STALE)), rule.id) == []
+    assert trips(m.take(cycle(0.3, members)), rule.id) == [True]

@@ -11,6 +11,7 @@ import { EventLog } from "./eventlog.js";
 import { Header } from "./header.js";
 import { Permissives } from "./permissives.js";
 import { Plots } from "./plots.js";
+import { ReplayBar } from "./replay.js";
 import { Store } from "./store.js";
 import { Synoptic } from "./synoptic.js";
 
@@ -29,6 +30,13 @@ new AlarmList(store, api);
 const permissives = new Permissives(store, api);
 const eventLog = new EventLog(store, api);
 const plots = new Plots(store, api);
+// A replay that jumped elsewhere in the record: its log and plots start again from there.
+new ReplayBar(store, api, {
+  onMoved: () => {
+    eventLog.clear();
+    plots.restore();
+  },
+});
 const stream = new Stream({
   api,
   onMessage: (message) => store.apply(message),

@@ -82,10 +82,12 @@ export class Header {
 
   onState(state) {
     const now = performance.now() / 1000;
-    if (state.state !== this.lastStateName) {
-      // A new state changes the rate (a hold stops T): measure afresh.
+    const generation = state.replay ? state.replay.generation : null;
+    if (state.state !== this.lastStateName || generation !== this.lastGeneration) {
+      // A new state changes the rate (a hold stops T), a replay's seek jumps it: measure afresh.
       this.tRate.reset();
       this.lastStateName = state.state;
+      this.lastGeneration = generation;
     }
     this.tRate.add(now, state.t_s);
     this.lRate.add(now, state.l_s);
