@@ -49,6 +49,7 @@ from groundseg.replay.rerun import (
     renumbering,
     rerun,
 )
+from groundseg.replay.resequence import resequence
 from groundseg.replay.serve import ANALYST, ReplayConsole, one_time_account
 from groundseg.replay.sources import (
     InfluxV1Source,
@@ -100,6 +101,12 @@ def add_replay_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "--stale-periods", type=float, default=3.0, help="as the controller's (default 3)"
     )
     again.add_argument("--json", action="store_true", help="one JSON object per decision")
+    again.add_argument(
+        "--monitors-only",
+        action="store_true",
+        help="the monitors alone, in the recorded context (default: the monitors and the"
+        " sequencer, with the operators' recorded requests)",
+    )
     again.set_defaults(handler=_rerun)
 
     replay = commands.add_parser(
@@ -247,7 +254,8 @@ def _rerun(args: argparse.Namespace) -> int:
     reader = JournalReader(args.journal)
     names = reader.channel_names()
     # Every event up to the end: a re-run from mid-count starts in its context.
-    contexts = contexts_from_events(e for _, e in reader.events(end_ns=end))
+    events = [e for _, e in reader.events(end_ns=end)]
+    contexts = contexts_from_events(events)
     total = reader.sample_count(start_ns=start, end_ns=end)
     try:
         show = _Progress("samples", total * (2 if changed else 1))
@@ -259,12 +267,13 @@ def _rerun(args: argparse.Namespace) -> int:
                 show(done[0])
                 yield batch
 
-        decided = rerun(flown, names, batches(), contexts, stale_periods=args.stale_periods)
-        other = (
-            rerun(changed, names, batches(), contexts, stale_periods=args.stale_periods)
-            if changed is not None
-            else None
-        )
+        def decide(pad: PadDefinition) -> list[Decision]:
+            if args.monitors_only:
+                return rerun(pad, names, batches(), contexts, stale_periods=args.stale_periods)
+            return resequence(pad, names, batches(), events, stale_periods=args.stale_periods)
+
+        decided = decide(flown)
+        other = decide(changed) if changed is not None else None
     except KeyboardInterrupt:
         print("\ngroundseg: re-run interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -295,7 +304,7 @@ def _print(decision: Decision, only_in: str, *, json_lines: bool) -> None:
         print(json.dumps(document))
         return
     stamp = datetime.datetime.fromtimestamp(decision.time_ns / 1e9, tz=datetime.UTC)
-    edge = "TRIP " if decision.active else "clear"
+    edge = "seq  " if decision.reaction == "sequence" else "TRIP " if decision.active else "clear"
     where = {"baseline": "  flown only", "changed": "changed only"}.get(only_in, "")
     print(
         f"{stamp.isoformat(timespec='milliseconds')} {where} {edge} {decision.rule} "

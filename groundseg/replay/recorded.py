@@ -83,6 +83,11 @@ class RecordedCount:
     def at(self, time_ns: int) -> WhereCount:
         return self._count[bisect.bisect_right(self._count_times, time_ns) - 1]
 
+    def speeds(self) -> list[tuple[int, float]]:
+        """(time, T-seconds per recorded second) where each counting stretch began: the
+        count clock's recorded speed (a simulated count at 300x reads 300)."""
+        return [(w.time_ns, w.rate) for w in self._count if w.rate > 0]
+
     def state(self, time_ns: int) -> dict[str, object]:
         """As the live runner's `state()` reads, at `time_ns`."""
         where = self.at(time_ns)

@@ -4,6 +4,7 @@ and a changed limit changes exactly the decisions it should."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,9 @@ from pathlib import Path
 from groundseg.config import parse_pad
 from groundseg.journal.reader import JournalReader
 from groundseg.replay.rerun import Decision, Difference, contexts_from_events, differences, rerun
+from groundseg.replay.resequence import resequence
+from groundseg.telemetry.events import Event
+from tests.conftest import PAD_FILE
 from tests.integration.recording import RULE, Recording, raised_redline
 
 
@@ -58,8 +62,84 @@ def test_the_rerun_command_lists_the_differences(recording: Recording, tmp_path:
         capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     lines = [json.loads(line) for line in shown.stdout.splitlines()]
-    assert [(d["rule"], d["active"], d["only_in"]) for d in lines] == [
-        (RULE, True, "baseline"),
-        (RULE, False, "baseline"),
-    ]
+    assert sorted((d["rule"], d["active"], d["only_in"]) for d in lines) == sorted(
+        [
+            (RULE, True, "baseline"),
+            ("command", True, "baseline"),
+            ("countdown.hold", True, "baseline"),
+            (RULE, False, "baseline"),
+        ]
+    )
     assert "samples in" in shown.stderr, "the final progress line"
+
+
+def resequenced(recording: Recording, pad_text: str | None = None) -> list[Decision]:
+    pad = recording.pad if pad_text is None else parse_pad(pad_text, source="changed")
+    reader = JournalReader(recording.journal)
+    events = [e for _, e in reader.events()]
+    return resequence(pad, reader.channel_names(), (b for _, b in reader.samples()), events)
+
+
+def _automation(events: list[Event]) -> list[tuple[str, str]]:
+    """What the automation announced and sent, as the re-run lists it."""
+    out = []
+    for event in events:
+        if event.kind.startswith(("countdown.", "sequence.")):
+            out.append((event.kind, event.message))
+        elif event.kind == "command.issued" and event.fields.get("by") != "test":
+            by = event.fields["by"]
+            out.append(("command", f"{event.fields['command']} ({by})"))
+    return out
+
+
+def test_the_whole_automation_rerun_decides_what_the_count_decided(recording: Recording) -> None:
+    decided = resequenced(recording)
+    ours = [(d.rule, d.message) for d in decided if d.reaction == "sequence"]
+    recorded = _automation(recording.events)
+    assert sorted(ours) == sorted(recorded)
+    hold = next(d for d in decided if d.rule == "countdown.hold")
+    assert 0 <= recording.hold().time_ns - hold.time_ns < 1_000_000_000
+
+
+def test_a_changed_step_changes_exactly_what_follows_from_it(recording: Recording) -> None:
+    """The first step's wait made impossible, with a 100 ms deadline: the step never
+    completes, and the count holds for it before the redline trips."""
+    text = PAD_FILE.read_text()
+    changed, found = re.subn(
+        r'(id = "pad.checks"\n(?:.*\n)*?)deadline = "5min"',
+        r'\g<1>deadline = "100ms"',
+        text.replace(
+            "and ker.s2.vent_valve.open_ls == ON\n",
+            "and ker.s2.vent_valve.open_ls == ON and pad.estop == STOP\n",
+            1,
+        ),
+        count=1,
+    )
+    assert found == 1, "the step's deadline is where this test expects it"
+    flown = resequenced(recording)
+    other = resequenced(recording, changed)
+    found_differences = [
+        (d.only_in, d.decision.rule, d.decision.message) for d in differences(flown, other)
+    ]
+    assert found_differences == [
+        ("baseline", "sequence.step_done", "step pad.checks done"),
+        (
+            "changed",
+            "countdown.hold",
+            next(d.message for d in other if d.message.startswith("hold: step pad.checks")),
+        ),
+    ], found_differences
+    overdue = next(d for d in other if d.message.startswith("hold: step pad.checks"))
+    assert "not reached within 0.1 s" in overdue.message
+
+
+def test_a_raised_limit_takes_the_hold_and_the_vent_out_of_the_automation(
+    recording: Recording,
+) -> None:
+    flown = resequenced(recording)
+    changed = resequenced(recording, raised_redline(3.5))
+    gone = [(d.decision.rule, d.decision.active) for d in differences(flown, changed)]
+    assert all(d.only_in == "baseline" for d in differences(flown, changed))
+    assert sorted(gone) == sorted(
+        [(RULE, True), ("command", True), ("countdown.hold", True), (RULE, False)]
+    ), gone
