@@ -42,6 +42,7 @@ class LineBuilder:
         self._value_keys: list[str] = []
         self._quality_keys: list[str] = []
         self._good_tails: list[str] = []
+        self._other_tails: dict[int, list[str]] = {}
         for channel in channels:
             self._add_key(_escape_key(channel))
         self._prefix = f"{MEASUREMENT},pad={_escape_tag_value(pad)},source="
@@ -57,6 +58,16 @@ class LineBuilder:
         self._quality_keys.append(f"{name}{QUALITY_SUFFIX}=")
         # Most samples are GOOD: what follows their value is made once, here.
         self._good_tails.append(f",{name}{QUALITY_SUFFIX}=0i" if self.every_quality else "")
+
+    def _tails(self, quality: int) -> list[str]:
+        """What follows each channel's value for a sample of this quality."""
+        if quality == 0:
+            return self._good_tails
+        tails = self._other_tails.get(quality)
+        if tails is None or len(tails) < len(self._quality_keys):
+            tails = [f",{key}{quality}i" for key in self._quality_keys]
+            self._other_tails[quality] = tails
+        return tails
 
     def lines(self, batch: SampleBatch) -> list[str]:
         """The batch's lines: one per distinct timestamp (a poll cycle has one)."""
@@ -78,15 +89,19 @@ class LineBuilder:
 
     def _fields(self, channels: np.ndarray, values: np.ndarray, qualities: np.ndarray) -> str:
         self._know(channels)
-        value_keys, good_tails = self._value_keys, self._good_tails
-        if not qualities.any() and np.isfinite(values).all():
-            # The usual cycle: every sample GOOD and finite, one pass of string joins.
+        value_keys = self._value_keys
+        first = int(qualities[0]) if len(qualities) else 0
+        if (qualities == first).all() and np.isfinite(values).all():
+            # The usual cycle: every sample of one quality (GOOD live, REPLAYED replayed)
+            # and finite, one pass of string joins.
+            tails = self._tails(first)
             return ",".join(
                 [
-                    f"{value_keys[c]}{v!r}{good_tails[c]}"
+                    f"{value_keys[c]}{v!r}{tails[c]}"
                     for c, v in zip(channels.tolist(), values.tolist(), strict=True)
                 ]
             )
+        good_tails = self._good_tails
         quality_keys = self._quality_keys
         parts = []
         for channel, value, quality in zip(
