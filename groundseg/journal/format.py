@@ -159,13 +159,16 @@ def sample_batches_from_record_batches(
     ends = np.cumsum([b.num_rows for b in batches]).tolist()
     start = 0
     for end in ends:
-        yield int(record[start]), SampleBatch(
-            source=names[int(source_index[start])],
-            seq=int(seq[start]),
-            channel=channel[start:end],
-            time_ns=time_ns[start:end],
-            value=value[start:end],
-            quality=quality[start:end],
+        yield (
+            int(record[start]),
+            SampleBatch(
+                source=names[int(source_index[start])],
+                seq=int(seq[start]),
+                channel=channel[start:end],
+                time_ns=time_ns[start:end],
+                value=value[start:end],
+                quality=quality[start:end],
+            ),
         )
         start = end
 

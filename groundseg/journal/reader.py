@@ -46,11 +46,12 @@ class JournalReader:
         """(record, batch) from `from_record` on, restricted to samples with start <= time < end."""
         for path in self._segments(SAMPLES, from_record, start_ns, end_ns):
             for chunk in _runs(read_segment(path), DECODE_TOGETHER):
-                for record, batch in sample_batches_from_record_batches(chunk):
+                for record, decoded in sample_batches_from_record_batches(chunk):
                     if record < from_record:
                         continue
+                    batch = decoded
                     if start_ns is not None or end_ns is not None:
-                        batch = _within(batch, start_ns, end_ns)
+                        batch = _within(decoded, start_ns, end_ns)
                         if len(batch) == 0:
                             continue
                     yield record, batch

@@ -167,7 +167,13 @@ class ReplayDesk:
             lead_in = max(self.playhead.first_ns, start - LEAD_IN_NS)
             batches = self.source.batches(lead_in, self.playhead.last_ns + 1)
             first_event = bisect.bisect_left(self._event_times, start)
-            rest = await self._play(batches, generation, start, first_event)
+            try:
+                rest = await self._play(batches, generation, start, first_event)
+            finally:
+                # A database source holds a connection until its generator is closed.
+                close = getattr(batches, "close", None)
+                if close is not None:
+                    close()
             if rest is None:
                 continue  # a seek: start over from there
             self._publish_events(rest, len(self.events))
