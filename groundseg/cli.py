@@ -1,8 +1,6 @@
-"""The `groundseg` command line.
-
-    groundseg check-config pads/baiterek.toml
-    groundseg poll --pad pads/baiterek.toml --sim
-    groundseg poll --pad pads/baiterek.toml --endpoint plc=10.0.0.5:502 --channels 'lox.*'
+"""The `groundseg` command line: each command lives in its own module, and only the module
+of the command being run is imported (the controller's, the API's and the database's
+libraries take seconds to load; `groundseg replay` or `check-config` need none of them).
 
 Configuration mistakes get a precise message and exit status 2, never a stack trace.
 """
@@ -10,39 +8,39 @@ Configuration mistakes get a precise message and exit status 2, never a stack tr
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
+import importlib
 import signal
 import sys
-from collections.abc import AsyncIterator, Sequence, Sized
-from pathlib import Path
+from collections.abc import Sequence
 
 from groundseg import __version__
-from groundseg.clock import SystemClock
-from groundseg.config import LinkKind, PadDefinition, load_pad
-from groundseg.demo import add_demo_command
-from groundseg.drivers.factory import build_drivers, with_endpoints
-from groundseg.drivers.modbus import plan_reads
-from groundseg.errors import AuditBroken, ConfigError, ConfigProblem, GroundsegError
-from groundseg.gate.audit import verify_audit
+from groundseg.errors import ConfigError, GroundsegError
 from groundseg.logs import configure_logging
-from groundseg.poll_view import PollView, make_console, run_poll, select_channels
-from groundseg.replay_cli import add_replay_commands
-from groundseg.sequencer.plan import compile_plan
-from groundseg.service_cli import add_service_commands
-from groundseg.simulator import simulator_process
-from groundseg.stopping import run_until_stopped
-from groundseg.telemetry.latest import LatestValues
-from groundseg.users_cli import add_users_command
 
 __all__ = ["main"]
 
 EXIT_USAGE = 2
 
+COMMANDS = {
+    "check-config": "groundseg.tools_cli:add_tool_commands",
+    "audit": "groundseg.tools_cli:add_tool_commands",
+    "poll": "groundseg.tools_cli:add_tool_commands",
+    "controller": "groundseg.service_cli:add_service_commands",
+    "ingest": "groundseg.service_cli:add_service_commands",
+    "demo": "groundseg.demo:add_demo_command",
+    "users": "groundseg.users_cli:add_users_command",
+    "export": "groundseg.replay_cli:add_replay_commands",
+    "rerun": "groundseg.replay_cli:add_replay_commands",
+    "replay": "groundseg.replay_cli:add_replay_commands",
+    "report": "groundseg.replay_cli:add_replay_commands",
+}
+"""Command -> the function that adds it (and its module's other commands) to the parser."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    parser = _parser(given)
+    args = parser.parse_args(given)
     configure_logging(args.log_level)
     # SIGTERM (a service manager stopping us) unwinds like Ctrl-C: child processes are stopped.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -63,7 +61,9 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with the command named in `argv`, or with every command (for help, a
+    mistyped command, or None)."""
     parser = argparse.ArgumentParser(
         prog="groundseg", description="Ground-segment telemetry and pad control."
     )
@@ -72,180 +72,9 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level", default="warning", help="debug, info, warning or error (logs go to stderr)"
     )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
-
-    check = commands.add_parser(
-        "check-config", help="validate a pad definition and print a summary"
-    )
-    check.add_argument("file", type=Path, help="pad definition (TOML)")
-    check.set_defaults(handler=_check_config)
-
-    audit = commands.add_parser("audit", help="the command audit log")
-    audit_actions = audit.add_subparsers(title="actions", required=True, metavar="ACTION")
-    verify = audit_actions.add_parser("verify", help="check an audit log's hash chain")
-    verify.add_argument("file", type=Path, help="audit log (JSON lines)")
-    verify.set_defaults(handler=_audit_verify)
-
-    poll = commands.add_parser("poll", help="live table of channel values, for a test bench")
-    poll.add_argument("--pad", type=Path, required=True, help="pad definition (TOML)")
-    poll.add_argument("--sim", action="store_true", help="start the simulated pad and poll it")
-    poll.add_argument(
-        "--speed",
-        type=float,
-        default=1.0,
-        help="with --sim: plant time runs this many times faster",
-    )
-    poll.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        metavar="SPEC",
-        help="with --sim: inject a fault at start",
-    )
-    poll.add_argument(
-        "--endpoint",
-        action="append",
-        default=[],
-        metavar="DEVICE=ENDPOINT",
-        help="override an endpoint: plc=HOST:PORT or gas_panel=/dev/ttyUSB0",
-    )
-    poll.add_argument(
-        "--device", action="append", default=None, metavar="ID", help="poll only these devices"
-    )
-    poll.add_argument(
-        "--channels",
-        action="append",
-        default=[],
-        metavar="GLOB",
-        help="show only channels matching (e.g. 'lox.s1.*')",
-    )
-    poll.add_argument("--refresh-hz", type=float, default=4.0, help="display refresh rate")
-    poll.add_argument(
-        "--duration", type=float, default=None, metavar="S", help="stop after S seconds"
-    )
-    poll.add_argument(
-        "--once", action="store_true", help="print one table once values are in, then exit"
-    )
-    poll.set_defaults(handler=_poll)
-    add_service_commands(commands)
-    add_demo_command(commands)
-    add_users_command(commands)
-    add_replay_commands(commands)
+    named = [a for a in argv or () if a in COMMANDS]
+    wanted = [COMMANDS[named[0]]] if named else list(dict.fromkeys(COMMANDS.values()))
+    for where in wanted:
+        module, _, function = where.partition(":")
+        getattr(importlib.import_module(module), function)(commands)
     return parser
-
-
-def _audit_verify(args: argparse.Namespace) -> int:
-    try:
-        count, head = verify_audit(args.file)
-    except AuditBroken as exc:
-        print(f"groundseg: audit log broken at {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"groundseg: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        return 1
-    print(f"{args.file}: {count} records, chain intact (head {head})")
-    return 0
-
-
-def _check_config(args: argparse.Namespace) -> int:
-    pad = load_pad(args.file)
-    plan = compile_plan(pad)
-    console = make_console()
-    console.print(f"[bold]{pad.name}[/bold] ({pad.vehicle}), {pad.site}: {args.file} is valid")
-    for device_id, device in pad.devices.items():
-        channels = pad.channels_of(device_id)
-        rates = sorted({c.rate_hz for c in channels}, reverse=True)
-        line = f"  {device_id:<10} {device.link.value:<17} {device.endpoint!s:<22} {len(channels):>4} channels at {', '.join(f'{r:g}' for r in rates)} Hz"
-        if device.link in (LinkKind.MODBUS_TCP, LinkKind.MODBUS_RTU):
-            requests = sum(len(reads) for reads in plan_reads(device, channels).values())
-            line += f"; {requests} requests per scan"
-        console.print(line, highlight=False)
-    writable = sum(1 for c in pad.channels if c.writable)
-    console.print(
-        f"  {len(pad.channels)} channels ({writable} writable), {len(pad.valves)} valves, {len(pad.commands)} commands",
-        highlight=False,
-    )
-    if plan.steps:
-        start = plan.countdown.start_t_s
-        console.print(
-            f"  launch: count from T{start / 3600:+g} h, {_count(plan.steps, 'step')} in "
-            f"{_count(plan.phases, 'phase')}, {_count(plan.countdown.holds, 'built-in hold')}; "
-            f"{_count(plan.interlocks, 'interlock')}, {_count(plan.redlines, 'redline')}, "
-            f"{_count(plan.votes, 'vote')}; {_count(plan.safing.commands, 'safing command')}",
-            highlight=False,
-        )
-    return 0
-
-
-def _count(items: Sized, noun: str) -> str:
-    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
-
-
-def _poll(args: argparse.Namespace) -> int:
-    pad = load_pad(args.pad)
-    endpoints = _parse_endpoints(args.endpoint)
-    if args.speed <= 0:
-        raise ConfigError(
-            "--speed", [ConfigProblem(key="", expected=f"must be positive, got {args.speed:g}")]
-        )
-    run_until_stopped(_poll_async(pad, args, endpoints))
-    return 0
-
-
-async def _poll_async(
-    pad: PadDefinition, args: argparse.Namespace, endpoints: dict[str, str]
-) -> None:
-    async with _endpoints(args, endpoints) as resolved:
-        pad = with_endpoints(pad, resolved, source="--endpoint")
-        clock = SystemClock()
-        latest = LatestValues(len(pad.channels))
-        drivers = build_drivers(pad, latest.update, clock, only=args.device)
-        shown = [c for c in select_channels(pad, args.channels) if c.device in drivers]
-        view = PollView(pad, shown, latest, drivers, clock)
-        async with asyncio.TaskGroup() as tasks:
-            running = [
-                tasks.create_task(d.run(), name=f"driver-{d.device.id}") for d in drivers.values()
-            ]
-            settle_s = 2.0 * max(
-                (
-                    d.device.stale_after_periods
-                    / min(c.rate_hz for c in pad.channels_of(d.device.id))
-                    for d in drivers.values()
-                ),
-                default=1.0,
-            )
-            await run_poll(
-                view,
-                refresh_hz=args.refresh_hz,
-                once=args.once,
-                duration_s=args.duration,
-                settle_s=settle_s,
-                console=make_console(),
-            )
-            for task in running:
-                task.cancel()
-
-
-@contextlib.asynccontextmanager
-async def _endpoints(
-    args: argparse.Namespace, endpoints: dict[str, str]
-) -> AsyncIterator[dict[str, str]]:
-    if not args.sim:
-        yield endpoints
-        return
-    async with simulator_process(args.pad, speed=args.speed, faults=args.fault) as simulated:
-        yield simulated | endpoints
-
-
-def _parse_endpoints(items: Sequence[str]) -> dict[str, str]:
-    endpoints, problems = {}, []
-    for item in items:
-        device, equals, endpoint = item.partition("=")
-        if not equals or not device or not endpoint:
-            problems.append(
-                ConfigProblem(key=item, expected="DEVICE=ENDPOINT, e.g. plc=127.0.0.1:1502")
-            )
-            continue
-        endpoints[device] = endpoint
-    if problems:
-        raise ConfigError("--endpoint", problems)
-    return endpoints

@@ -37,14 +37,10 @@ from groundseg.ingest.service import IngestService, IngestSettings
 from groundseg.ingest.spool import Spool
 from groundseg.mqtt.connection import MqttSettings
 from groundseg.mqtt.topics import Topics, pad_slug
+from groundseg.options import mqtt_arguments, mqtt_settings, parse_host_port
 from groundseg.sequencer.countdown import CountdownError
 from groundseg.sequencer.machine import StartCount
-from groundseg.service_cli import (
-    database_sinks,
-    mqtt_arguments,
-    mqtt_settings,
-    parse_host_port,
-)
+from groundseg.service_cli import database_sinks
 from groundseg.simulator import SimulatorHandle, simulator
 from groundseg.stopping import run_until_stopped
 

@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-from groundseg.api import UserStore
 from groundseg.clock import SystemClock
 from groundseg.codecs.frames import encode_frame
 from groundseg.config import PadDefinition, load_pad
@@ -35,6 +34,7 @@ from groundseg.files import replace_file
 from groundseg.journal.reader import JournalReader
 from groundseg.mqtt.connection import make_client
 from groundseg.mqtt.topics import Topics, pad_slug
+from groundseg.options import add_api_arguments, api_settings, mqtt_arguments, mqtt_settings
 from groundseg.quality import Quality
 from groundseg.replay.export import ExportFormat, export_samples
 from groundseg.replay.facts import campaign_facts
@@ -50,7 +50,6 @@ from groundseg.replay.rerun import (
     rerun,
 )
 from groundseg.replay.resequence import resequence
-from groundseg.replay.serve import ANALYST, ReplayConsole, one_time_account
 from groundseg.replay.sources import (
     InfluxV1Source,
     JournalSource,
@@ -58,7 +57,6 @@ from groundseg.replay.sources import (
     VictoriaMetricsSource,
 )
 from groundseg.replay.tclock import parse_t, parse_time, wall_time_at_t
-from groundseg.service_cli import add_api_arguments, api_settings, mqtt_arguments, mqtt_settings
 from groundseg.stopping import run_until_stopped
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.events import Event
@@ -395,6 +393,10 @@ def _replay_console(
     end: int | None,
 ) -> int:
     """The replay on the console, with time controls, until Ctrl-C."""
+    # The API's libraries load only for a console: a replay into MQTT starts without them.
+    from groundseg.api import UserStore  # noqa: PLC0415
+    from groundseg.replay.serve import ANALYST, ReplayConsole, one_time_account  # noqa: PLC0415
+
     others = [
         name
         for name, given in (
