@@ -297,6 +297,8 @@ def _print(decision: Decision, only_in: str, *, json_lines: bool) -> None:
             "reaction": decision.reaction,
             "message": decision.message,
         }
+        if decision.t_s is not None:
+            document["t_s"] = decision.t_s
         if only_in:
             document["only_in"] = only_in
         print(json.dumps(document))
@@ -304,9 +306,10 @@ def _print(decision: Decision, only_in: str, *, json_lines: bool) -> None:
     stamp = datetime.datetime.fromtimestamp(decision.time_ns / 1e9, tz=datetime.UTC)
     edge = "seq  " if decision.reaction == "sequence" else "TRIP " if decision.active else "clear"
     where = {"baseline": "  flown only", "changed": "changed only"}.get(only_in, "")
+    at_t = "" if decision.t_s is None else f" at T{decision.t_s:+.1f} s"
     print(
         f"{stamp.isoformat(timespec='milliseconds')} {where} {edge} {decision.rule} "
-        f"({decision.reaction}): {decision.message}".replace("  ", " ")
+        f"({decision.reaction}){at_t}: {decision.message}".replace("  ", " ")
     )
 
 

@@ -53,6 +53,8 @@ class Decision:
     """True: the rule started acting (a trip); False: it stopped (a clear)."""
     reaction: str
     message: str
+    t_s: float | None = None
+    """The T-time a countdown decision was made at (the re-run's own count)."""
 
     @classmethod
     def of(cls, finding: Finding) -> Decision:

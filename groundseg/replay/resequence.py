@@ -255,7 +255,12 @@ class SequenceRerunner:
         while pending:
             action = pending.pop(0)
             if isinstance(action, Announce):
-                out.append(self._decision(action.kind, action.message))
+                t_s = action.fields.get("t_s")
+                out.append(
+                    self._decision(
+                        action.kind, action.message, t_s if isinstance(t_s, float) else None
+                    )
+                )
             else:
                 out.append(self._decision("command", f"{action.call} ({action.purpose})"))
                 self._send(action)
@@ -283,9 +288,14 @@ class SequenceRerunner:
         done = CommandDone(token=send.token, ok=outcome.ok, reason=outcome.reason)
         heapq.heappush(self._done, (self._now_ns + outcome.after_ns, send.token, done))
 
-    def _decision(self, kind: str, message: str) -> Decision:
+    def _decision(self, kind: str, message: str, t_s: float | None = None) -> Decision:
         return Decision(
-            time_ns=self._now_ns, rule=kind, active=True, reaction="sequence", message=message
+            time_ns=self._now_ns,
+            rule=kind,
+            active=True,
+            reaction="sequence",
+            message=message,
+            t_s=t_s,
         )
 
 

@@ -224,6 +224,7 @@ async def test_the_console_attaches_to_a_replay_with_its_time_controls(
             re.compile("HOLD", re.I), timeout=15_000
         )
         await expect(page.locator("#data-mode")).to_have_text("REPLAYED DATA")
+        await expect(page.locator("#link-status")).to_contain_text("replay")
         await expect(page.locator("#alarms")).to_contain_text(RULE)
         await page.click("#replay-toggle")  # pause
         await expect(bar).to_have_attribute("data-paused", "true")

@@ -98,7 +98,11 @@ def test_the_whole_automation_rerun_decides_what_the_count_decided(recording: Re
     recorded = _automation(recording.events)
     assert sorted(ours) == sorted(recorded)
     hold = next(d for d in decided if d.rule == "countdown.hold")
-    assert 0 <= recording.hold().time_ns - hold.time_ns < 1_000_000_000
+    recorded_hold = recording.hold()
+    assert 0 <= recorded_hold.time_ns - hold.time_ns < 1_000_000_000
+    # The same hold at the same T-time (to the poll cycle that decided it: 10 Hz).
+    assert hold.t_s is not None
+    assert abs(hold.t_s - float(recorded_hold.fields["t_s"])) < 0.11
 
 
 def test_a_changed_step_changes_exactly_what_follows_from_it(recording: Recording) -> None:

@@ -146,7 +146,9 @@ export class Header {
     const quiet = (performance.now() - store.lastMessageAt) / 1000;
     const status = quiet > 3 ? "quiet" : "live";
     if (node.dataset.link !== status) node.dataset.link = status;
-    setText(text, status === "quiet" ? `no data ${Math.floor(quiet)} s` : "live");
+    // A replay's stream is live, its data is not: say which.
+    const live = store.state && store.state.replay ? "replay" : "live";
+    setText(text, status === "quiet" ? `no data ${Math.floor(quiet)} s` : live);
   }
 
   /** Called by the stream: "connecting", "live" or "lost" (with seconds to the next try). */
