@@ -308,10 +308,12 @@ def resequence(
     stale_periods: float = 3.0,
     end_ns: int | None = None,
 ) -> list[Decision]:
-    """Every decision of `pad`'s automation (monitors and sequencer) over the record."""
-    runner = SequenceRerunner(pad, recorded_channels, events, stale_periods=stale_periods)
+    """Every decision of `pad`'s automation (monitors and sequencer) over the record, up
+    to `end_ns` (default: the record's end, its last sample or event)."""
+    recorded = list(events)
+    runner = SequenceRerunner(pad, recorded_channels, recorded, stale_periods=stale_periods)
     decisions: list[Decision] = []
-    last = 0
+    last = max((e.time_ns for e in recorded), default=0)
     for batch in batches:
         decisions += runner.take(batch)
         if len(batch):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from groundseg.config import PadDefinition, load_pad, parse_pad
+from groundseg.replay.rerun import Decision
 from groundseg.sequencer.countdown import CountdownState
 from groundseg.sequencer.machine import StartCount
 from groundseg.telemetry.events import Event
@@ -20,7 +22,14 @@ from hw_sim.pad import SimulatedPad
 from tests.conftest import PAD_FILE
 from tests.integration.launch_rig import launch_controller
 
-__all__ = ["RULE", "Recording", "raised_redline", "record_a_held_count"]
+__all__ = [
+    "RULE",
+    "Recording",
+    "automation_decided",
+    "automation_recorded",
+    "raised_redline",
+    "record_a_held_count",
+]
 
 RULE = "ker.s1.ullage.meop"
 TRANSMITTERS = [f"ker.s1.ullage_pressure.{x}" for x in "abc"]
@@ -52,6 +61,30 @@ def raised_redline(limit: float) -> str:
     )
     assert count == 1, "the redline's limit is where this test expects it"
     return changed
+
+
+def automation_recorded(events: Iterable[Event]) -> list[tuple[str, str, float | None]]:
+    """What the automation announced (kind, message, T-time) and which commands its
+    sequence and reactions sent ("command", command id, None), in order."""
+    out: list[tuple[str, str, float | None]] = []
+    for event in events:
+        if event.kind.startswith(("countdown.", "sequence.")):
+            t_s = event.fields.get("t_s")
+            out.append((event.kind, event.message, float(t_s) if t_s is not None else None))
+        elif event.kind == "command.issued" and event.fields.get("by") != "test":
+            out.append(("command", str(event.fields["command"]), None))
+    return out
+
+
+def automation_decided(decisions: Iterable[Decision]) -> list[tuple[str, str, float | None]]:
+    """The same of a re-run's decisions (a command decision reads `call (purpose)`)."""
+    return [
+        ("command", d.message.split("(")[0].strip(), None)
+        if d.rule == "command"
+        else (d.rule, d.message, d.t_s)
+        for d in decisions
+        if d.reaction == "sequence"
+    ]
 
 
 def record_a_held_count(directory: Path) -> Recording:

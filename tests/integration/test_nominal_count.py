@@ -14,6 +14,8 @@ from pathlib import Path
 
 from groundseg.clock import ScaledClock
 from groundseg.config import PadDefinition, parse_pad
+from groundseg.journal.reader import JournalReader
+from groundseg.replay.resequence import resequence
 from groundseg.sequencer.countdown import CountdownState, Poll
 from groundseg.sequencer.machine import StartCount
 from groundseg.sequencer.plan import compile_plan
@@ -21,6 +23,7 @@ from groundseg.simulator import simulator
 from tests.conftest import PAD_FILE
 from tests.helpers import eventually
 from tests.integration.launch_rig import TOLERANT_PERIODS, launch_controller, tolerant_pad_text
+from tests.integration.recording import automation_decided, automation_recorded
 
 FAST = 300.0
 """At 600x a two-core machine as slow as some of ours reacts late to the plant (tanks
@@ -67,3 +70,22 @@ async def test_the_nominal_count_reaches_t0_with_every_step_verified(
     assert launch.first("command.vetoed") is None
     assert fired["value"] == 1.0
     assert elapsed < 120.0
+
+    # The whole automation re-run over this count's journal decides it again: every
+    # countdown and sequence decision at the same T-time, the same commands in order,
+    # through the built-in hold, its poll and the terminal count's change of speed.
+    reader = JournalReader(tmp_path / "state" / "journal")
+    decided = resequence(
+        pad,
+        reader.channel_names(),
+        (b for _, b in reader.samples()),
+        [e for _, e in reader.events()],
+        stale_periods=TOLERANT_PERIODS,
+    )
+    recorded = automation_recorded(launch.events)
+    again = automation_decided(decided)
+    assert [k[:2] for k in again] == [k[:2] for k in recorded]
+    for (kind, _, t_s), (_, _, recorded_t_s) in zip(again, recorded, strict=True):
+        if recorded_t_s is not None:
+            assert t_s is not None, kind
+            assert abs(t_s - recorded_t_s) < 0.5, kind
