@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import json
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from groundseg.clock import SystemClock
@@ -29,7 +28,7 @@ from groundseg.journal.writer import FsyncPolicy
 from groundseg.mqtt.topics import Topics, pad_slug
 from groundseg.options import add_api_arguments, api_settings, mqtt_arguments, mqtt_settings
 from groundseg.poll_view import PollView, make_console, run_poll, select_channels
-from groundseg.simulator import simulator_process
+from groundseg.simulator import simulated_unless_given
 from groundseg.stopping import run_until_stopped
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.bus import Overflow
@@ -223,7 +222,9 @@ def _controller(args: argparse.Namespace) -> int:
     )
 
     async def run() -> None:
-        async with _simulated(args, endpoints) as resolved:
+        async with simulated_unless_given(
+            args.sim, args.pad, endpoints, speed=args.speed
+        ) as resolved:
             controller = Controller(pad, dataclasses.replace(settings, endpoints=resolved))
             async with asyncio.TaskGroup() as tasks:
                 running = tasks.create_task(controller.run(), name="controller")
@@ -281,17 +282,6 @@ async def _view(controller: Controller, args: argparse.Namespace) -> None:
             console=make_console(),
         )
         feeder.cancel()
-
-
-@contextlib.asynccontextmanager
-async def _simulated(
-    args: argparse.Namespace, endpoints: dict[str, str]
-) -> AsyncIterator[dict[str, str]]:
-    if not args.sim:
-        yield endpoints
-        return
-    async with simulator_process(args.pad, speed=args.speed) as simulated:
-        yield simulated | endpoints
 
 
 def _ingest(args: argparse.Namespace) -> int:

@@ -16,7 +16,13 @@ from pathlib import Path
 
 from groundseg.errors import GroundsegError
 
-__all__ = ["SimulatorError", "SimulatorHandle", "simulator", "simulator_process"]
+__all__ = [
+    "SimulatorError",
+    "SimulatorHandle",
+    "simulated_unless_given",
+    "simulator",
+    "simulator_process",
+]
 
 
 class SimulatorError(GroundsegError):
@@ -133,3 +139,21 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
             await process.wait()
+
+
+@contextlib.asynccontextmanager
+async def simulated_unless_given(
+    simulate: bool,
+    pad_file: str | Path,
+    endpoints: dict[str, str],
+    *,
+    speed: float = 1.0,
+    faults: Sequence[str] = (),
+) -> AsyncIterator[dict[str, str]]:
+    """The endpoints given; with `simulate`, the simulated pad's, those given still winning
+    (a bench with one real device and the rest simulated)."""
+    if not simulate:
+        yield endpoints
+        return
+    async with simulator_process(pad_file, speed=speed, faults=faults) as simulated:
+        yield simulated | endpoints

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
-from collections.abc import AsyncIterator, Sequence, Sized
+from collections.abc import Sequence, Sized
 from pathlib import Path
 
 from groundseg.clock import SystemClock
@@ -23,7 +22,7 @@ from groundseg.errors import AuditBroken, ConfigError, ConfigProblem
 from groundseg.gate.audit import verify_audit
 from groundseg.poll_view import PollView, make_console, run_poll, select_channels
 from groundseg.sequencer.plan import compile_plan
-from groundseg.simulator import simulator_process
+from groundseg.simulator import simulated_unless_given
 from groundseg.stopping import run_until_stopped
 from groundseg.telemetry.latest import LatestValues
 
@@ -147,7 +146,9 @@ def _poll(args: argparse.Namespace) -> int:
 async def _poll_async(
     pad: PadDefinition, args: argparse.Namespace, endpoints: dict[str, str]
 ) -> None:
-    async with _endpoints(args, endpoints) as resolved:
+    async with simulated_unless_given(
+        args.sim, args.pad, endpoints, speed=args.speed, faults=args.fault
+    ) as resolved:
         pad = with_endpoints(pad, resolved, source="--endpoint")
         clock = SystemClock()
         latest = LatestValues(len(pad.channels))
@@ -176,17 +177,6 @@ async def _poll_async(
             )
             for task in running:
                 task.cancel()
-
-
-@contextlib.asynccontextmanager
-async def _endpoints(
-    args: argparse.Namespace, endpoints: dict[str, str]
-) -> AsyncIterator[dict[str, str]]:
-    if not args.sim:
-        yield endpoints
-        return
-    async with simulator_process(args.pad, speed=args.speed, faults=args.fault) as simulated:
-        yield simulated | endpoints
 
 
 def _parse_endpoints(items: Sequence[str]) -> dict[str, str]:

@@ -3,6 +3,8 @@ armings and the permissive matrix of the next step. Pure: time is passed in."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from groundseg.config import PadDefinition
 from groundseg.gate.authority import Authority
 from groundseg.rules.alarms import Alarm
@@ -11,7 +13,14 @@ from groundseg.sequencer.machine import Sequencer, StepStatus
 from groundseg.sequencer.monitor import Monitor
 from groundseg.sequencer.plan import LaunchPlan, Step
 
-__all__ = ["alarm_view", "armings_view", "next_step", "pad_view", "permissives_view"]
+__all__ = [
+    "alarm_view",
+    "armings_view",
+    "next_step",
+    "pad_view",
+    "permissives_view",
+    "step_awaited",
+]
 
 _TRUTH = {Truth.TRUE: "true", Truth.FALSE: "false", Truth.UNKNOWN: "unknown"}
 
@@ -86,10 +95,13 @@ def _command_view(pad: PadDefinition, authority: Authority, command_id: str) -> 
 
 def next_step(sequencer: Sequencer) -> Step | None:
     """The step operators wait for: the current one until it starts, then the one after."""
-    step = sequencer.current_step
-    if step is None or sequencer.step_status is StepStatus.PENDING:
+    return step_awaited(sequencer.plan.steps, sequencer.current_step, sequencer.step_status)
+
+
+def step_awaited(steps: Sequence[Step], step: Step | None, status: StepStatus) -> Step | None:
+    """`next_step` of a sequence at `step` in `status` (a live sequencer, or a record)."""
+    if step is None or status is StepStatus.PENDING:
         return step
-    steps = sequencer.plan.steps
     index = steps.index(step)
     return steps[index + 1] if index + 1 < len(steps) else None
 

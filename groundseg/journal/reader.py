@@ -95,8 +95,8 @@ class JournalReader:
             else:
                 spans = [
                     (int(b.time_ns.min()), int(b.time_ns.max()))
-                    for b in map(_batch_of, read_segment(path))
-                    if len(b)
+                    for run in _runs(read_segment(path), DECODE_TOGETHER)
+                    for _, b in sample_batches_from_record_batches(run)
                 ]
             for first, last in spans:
                 low = first if low is None else min(low, first)
@@ -159,10 +159,6 @@ def _runs(record_batches: Iterator[pa.RecordBatch], size: int) -> Iterator[list[
             run = []
     if run:
         yield run
-
-
-def _batch_of(record_batch: pa.RecordBatch) -> SampleBatch:
-    return sample_batch_from_record_batch(record_batch)[1]
 
 
 def _within(batch: SampleBatch, start_ns: int | None, end_ns: int | None) -> SampleBatch:

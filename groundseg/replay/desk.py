@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import structlog
 
-from groundseg.api.views import permissives_view
+from groundseg.api.views import permissives_view, step_awaited
 from groundseg.clock import Clock
 from groundseg.config import PadDefinition
 from groundseg.replay.player import flagged
@@ -124,12 +124,11 @@ class ReplayDesk:
 
     def _next_step(self, recorded: JSON) -> Step | None:
         steps = self.plan.steps
-        index = next((k for k, s in enumerate(steps) if s.id == recorded["step"]), None)
-        if index is None:
-            return steps[0] if steps and recorded["state"] == "ready" else None
-        if recorded["step_status"] != StepStatus.DONE.value:
-            return steps[index]
-        return steps[index + 1] if index + 1 < len(steps) else None
+        step = next((s for s in steps if s.id == recorded["step"]), None)
+        if step is None:  # nothing under way yet: the first step, before a count only
+            first = steps[0] if steps and recorded["state"] == "ready" else None
+            return step_awaited(steps, first, StepStatus.PENDING)
+        return step_awaited(steps, step, StepStatus(str(recorded["step_status"])))
 
     # -- the controls ----------------------------------------------------------------------
 
