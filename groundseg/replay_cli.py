@@ -60,6 +60,7 @@ from groundseg.replay.tclock import parse_t, parse_time, wall_time_at_t
 from groundseg.stopping import run_until_stopped
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.events import Event
+from groundseg.telemetry.run import SampleRun
 
 __all__ = ["add_replay_commands"]
 
@@ -265,9 +266,15 @@ def _rerun(args: argparse.Namespace) -> int:
                 show(done[0])
                 yield batch
 
+        def runs() -> Iterator[SampleRun]:
+            for run in reader.runs(start_ns=start, end_ns=end):
+                done[0] += run.samples
+                show(done[0])
+                yield run
+
         def decide(pad: PadDefinition) -> list[Decision]:
             if args.monitors_only:
-                return rerun(pad, names, batches(), contexts, stale_periods=args.stale_periods)
+                return rerun(pad, names, runs(), contexts, stale_periods=args.stale_periods)
             return resequence(pad, names, batches(), events, stale_periods=args.stale_periods)
 
         decided = decide(flown)

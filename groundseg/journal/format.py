@@ -14,7 +14,7 @@ gaps across segments and restarts; publishers keep their cursor in record number
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.events import Event, Severity
+from groundseg.telemetry.run import SampleRun
 
 __all__ = [
     "EVENTS",
@@ -33,6 +34,7 @@ __all__ = [
     "events_schema",
     "sample_batch_from_record_batch",
     "sample_record_batch",
+    "sample_run_from_record_batches",
     "samples_schema",
     "segment_name",
     "segment_record",
@@ -135,42 +137,31 @@ def sample_batch_from_record_batch(record_batch: pa.RecordBatch) -> tuple[int, S
     )
 
 
-def sample_batches_from_record_batches(
-    record_batches: Sequence[pa.RecordBatch],
-) -> Iterator[tuple[int, SampleBatch]]:
-    """`sample_batch_from_record_batch` for a run of record batches of one segment, decoded
-    together: each column is joined and turned into numpy once, and every batch is a slice
-    of it (a column at a time per batch cost more than the rest of a replay)."""
+def sample_run_from_record_batches(record_batches: Sequence[pa.RecordBatch]) -> SampleRun:
+    """Record batches of one segment as one run, decoded together: the table is joined and
+    turned into numpy once (a column at a time per record batch cost more than the rest of
+    a replay)."""
     batches = [b for b in record_batches if b.num_rows]
     if not batches:
-        return
-    table = pa.Table.from_batches(batches)
-    columns = [table.column(i).combine_chunks() for i in range(table.num_columns)]
+        return SampleRun.of([])
+    table = pa.Table.from_batches(batches).combine_chunks()
+    columns = [table.column(i).chunk(0) for i in range(table.num_columns)]
     source = columns[1]
     assert isinstance(source, pa.DictionaryArray)
-    names = [str(name) for name in source.dictionary.to_pylist()]
-    source_index = source.indices.to_numpy(zero_copy_only=False)
-    record = columns[0].to_numpy(zero_copy_only=False)
-    seq = columns[2].to_numpy(zero_copy_only=False)
-    channel = columns[3].to_numpy(zero_copy_only=False)
-    time_ns = columns[4].view(pa.int64()).to_numpy(zero_copy_only=False)
-    value = columns[5].to_numpy(zero_copy_only=False)
-    quality = columns[6].to_numpy(zero_copy_only=False)
-    ends = np.cumsum([b.num_rows for b in batches]).tolist()
-    start = 0
-    for end in ends:
-        yield (
-            int(record[start]),
-            SampleBatch(
-                source=names[int(source_index[start])],
-                seq=int(seq[start]),
-                channel=channel[start:end],
-                time_ns=time_ns[start:end],
-                value=value[start:end],
-                quality=quality[start:end],
-            ),
-        )
-        start = end
+    bounds = np.zeros(len(batches) + 1, dtype=np.intp)
+    np.cumsum([b.num_rows for b in batches], out=bounds[1:])
+    first = bounds[:-1]
+    return SampleRun(
+        sources=tuple(str(name) for name in source.dictionary.to_pylist()),
+        source=source.indices.to_numpy(zero_copy_only=False)[first].astype(np.intp),
+        seq=columns[2].to_numpy(zero_copy_only=False)[first].astype(np.int64),
+        record=columns[0].to_numpy(zero_copy_only=False)[first].astype(np.int64),
+        bounds=bounds,
+        channel=columns[3].to_numpy(zero_copy_only=False),
+        time_ns=columns[4].view(pa.int64()).to_numpy(zero_copy_only=False),
+        value=columns[5].to_numpy(zero_copy_only=False),
+        quality=columns[6].to_numpy(zero_copy_only=False),
+    )
 
 
 def event_record_batch(schema: pa.Schema, record: int, event: Event) -> pa.RecordBatch:

@@ -23,12 +23,13 @@ from groundseg.journal.format import (
     SegmentSummary,
     events_from_record_batch,
     sample_batch_from_record_batch,
-    sample_batches_from_record_batches,
+    sample_run_from_record_batches,
 )
 from groundseg.journal.segments import read_segment
 from groundseg.journal.writer import segments_of
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.events import Event
+from groundseg.telemetry.run import SampleRun
 
 __all__ = ["JournalReader"]
 
@@ -44,17 +45,21 @@ class JournalReader:
         self, *, from_record: int = 0, start_ns: int | None = None, end_ns: int | None = None
     ) -> Iterator[tuple[int, SampleBatch]]:
         """(record, batch) from `from_record` on, restricted to samples with start <= time < end."""
+        for run in self.runs(from_record=from_record, start_ns=start_ns, end_ns=end_ns):
+            yield from run.batches()
+
+    def runs(
+        self, *, from_record: int = 0, start_ns: int | None = None, end_ns: int | None = None
+    ) -> Iterator[SampleRun]:
+        """`samples` as runs of consecutive batches (up to DECODE_TOGETHER each), for work
+        over many poll cycles at once."""
         for path in self._segments(SAMPLES, from_record, start_ns, end_ns):
             for chunk in _runs(read_segment(path), DECODE_TOGETHER):
-                for record, decoded in sample_batches_from_record_batches(chunk):
-                    if record < from_record:
-                        continue
-                    batch = decoded
-                    if start_ns is not None or end_ns is not None:
-                        batch = _within(decoded, start_ns, end_ns)
-                        if len(batch) == 0:
-                            continue
-                    yield record, batch
+                run = sample_run_from_record_batches(chunk)
+                if from_record or start_ns is not None or end_ns is not None:
+                    run = _within(run, from_record, start_ns, end_ns)
+                if len(run):
+                    yield run
 
     def channel_names(self) -> list[str]:
         """The channel ids the samples' `channel` column indexes (from the newest segment's
@@ -94,9 +99,9 @@ class JournalReader:
                 spans = [(summary.min_time_ns, summary.max_time_ns)] if summary.rows else []
             else:
                 spans = [
-                    (int(b.time_ns.min()), int(b.time_ns.max()))
-                    for run in _runs(read_segment(path), DECODE_TOGETHER)
-                    for _, b in sample_batches_from_record_batches(run)
+                    (int(run.time_ns.min()), int(run.time_ns.max()))
+                    for chunk in _runs(read_segment(path), DECODE_TOGETHER)
+                    if len(run := sample_run_from_record_batches(chunk))
                 ]
             for first, last in spans:
                 low = first if low is None else min(low, first)
@@ -161,22 +166,15 @@ def _runs(record_batches: Iterator[pa.RecordBatch], size: int) -> Iterator[list[
         yield run
 
 
-def _within(batch: SampleBatch, start_ns: int | None, end_ns: int | None) -> SampleBatch:
-    keep = np.ones(len(batch), dtype=bool)
+def _within(
+    run: SampleRun, from_record: int, start_ns: int | None, end_ns: int | None
+) -> SampleRun:
+    keep = np.repeat(run.record >= from_record, np.diff(run.bounds))
     if start_ns is not None:
-        keep &= batch.time_ns >= start_ns
+        keep &= run.time_ns >= start_ns
     if end_ns is not None:
-        keep &= batch.time_ns < end_ns
-    if keep.all():
-        return batch
-    return SampleBatch(
-        source=batch.source,
-        seq=batch.seq,
-        channel=batch.channel[keep],
-        time_ns=batch.time_ns[keep],
-        value=batch.value[keep],
-        quality=batch.quality[keep],
-    )
+        keep &= run.time_ns < end_ns
+    return run.where(keep)
 
 
 def _index(path: Path) -> SegmentSummary | None:

@@ -28,6 +28,7 @@ from groundseg.sequencer.monitor import Finding, Monitor
 from groundseg.sequencer.plan import compile_plan
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.events import Event
+from groundseg.telemetry.run import SampleRun
 
 __all__ = [
     "Context",
@@ -43,6 +44,11 @@ __all__ = [
 TICK_NS = 100_000_000
 """How often recorded time is offered to the time-based rules (`for`, staleness, valve
 windows): the live runner's own tick."""
+
+BLOCK = 512
+"""Batches tried together for a steady stretch (the journal decodes as many at once)."""
+SMALLEST_BLOCK = 8
+"""Below this, a block that is not steady is taken batch by batch."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,21 +128,73 @@ class Rerunner:
     ) -> None:
         self.monitor = Monitor(pad, compile_plan(pad), stale_periods=stale_periods)
         self._renumbered = renumbering(recorded_channels, pad)
+        self._remap = _remap(pad, recorded_channels)
+        self._identity = bool(np.array_equal(self._remap, np.arange(len(self._remap))))
         self._pending = sorted(contexts, key=lambda c: c.time_ns)
         self._tick_ns = tick_ns
         self._next_tick: int | None = None
+        self.skipped = 0
+        """Batches taken in steady stretches (the rest went one by one)."""
 
     def take(self, batch: SampleBatch) -> list[Decision]:
         """The decisions up to and including this batch (recorded qualities expected)."""
         mapped = self._renumbered(batch)
         if mapped is None or len(mapped) == 0:
             return []
-        start = int(mapped.time_ns.min())
+        return self._take(mapped)
+
+    def take_run(self, run: SampleRun) -> list[Decision]:
+        """The decisions over a run of batches, as `take` one by one would make them:
+        stretches where no rule can change are taken in one step (`Monitor.skip`), the
+        rest halved until they are, down to a few batches taken one by one."""
+        run = self._renumbered_run(run)
+        decisions: list[Decision] = []
+        starts = run.starts_ns()
+        for first in range(0, len(run), BLOCK):
+            end = min(first + BLOCK, len(run))
+            decisions += self._block(run.slice(first, end), starts[first:end])
+        return decisions
+
+    def _block(self, run: SampleRun, starts: npt.NDArray[np.int64]) -> list[Decision]:
+        if len(run) <= SMALLEST_BLOCK:
+            return [d for k in range(len(run)) for d in self._take(run.batch(k))]
+        decisions = self._catch_up(int(starts[0]))
+        latest_start = int(starts.max())
+        pending = self._pending
+        assert self._next_tick is not None  # set by the catch-up
+        if (not pending or pending[0].time_ns > latest_start) and self.monitor.skip(
+            run, last_tick_ns=self._next_tick - self._tick_ns
+        ):
+            # The ticks up to the latest batch start are spent, as one by one.
+            behind = latest_start - self._next_tick
+            if behind >= 0:
+                self._next_tick += (behind // self._tick_ns + 1) * self._tick_ns
+            self.skipped += len(run)
+            return decisions
+        half = len(run) // 2
+        return (
+            decisions
+            + self._block(run.slice(0, half), starts[:half])
+            + self._block(run.slice(half, len(run)), starts[half:])
+        )
+
+    def _renumbered_run(self, run: SampleRun) -> SampleRun:
+        if self._identity:
+            return run
+        mapped = self._remap[run.channel]
+        keep = mapped >= 0
+        return run.where(keep, mapped.astype(np.uint32))
+
+    def _take(self, batch: SampleBatch) -> list[Decision]:
+        decisions = self._catch_up(int(batch.time_ns.min()))
+        return decisions + list(map(Decision.of, self.monitor.take(batch)))
+
+    def _catch_up(self, start: int) -> list[Decision]:
+        """Time's work, and context changes, up to a batch starting at `start`, in order."""
         if self._next_tick is None:
             self._next_tick = start - start % self._tick_ns + self._tick_ns
         decisions: list[Decision] = []
         pending = self._pending
-        # Time's work, and context changes, up to this batch, in order.
         while (pending and pending[0].time_ns <= start) or self._next_tick <= start:
             if pending and pending[0].time_ns <= min(start, self._next_tick):
                 context = pending.pop(0)
@@ -147,27 +205,25 @@ class Rerunner:
                 found = self.monitor.tick(self._next_tick)
                 self._next_tick += self._tick_ns
             decisions += map(Decision.of, found)
-        decisions += map(Decision.of, self.monitor.take(mapped))
         return decisions
 
 
 def rerun(
     pad: PadDefinition,
     recorded_channels: Sequence[str],
-    batches: Iterable[SampleBatch],
+    recorded: Iterable[SampleRun],
     contexts: Sequence[Context],
     *,
     stale_periods: float = 3.0,
     tick_ns: int = TICK_NS,
 ) -> list[Decision]:
-    """Every decision `pad`'s rules make over the recording, in time order."""
+    """Every decision `pad`'s rules make over the recording (runs of batches, as the
+    journal reads them; `SampleRun.grouped` makes them of other sources' batches), in time
+    order."""
     runner = Rerunner(
         pad, recorded_channels, contexts, stale_periods=stale_periods, tick_ns=tick_ns
     )
-    decisions: list[Decision] = []
-    for batch in batches:
-        decisions += runner.take(batch)
-    return decisions
+    return [d for run in recorded for d in runner.take_run(run)]
 
 
 def differences(baseline: Sequence[Decision], changed: Sequence[Decision]) -> list[Difference]:

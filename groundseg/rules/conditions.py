@@ -73,6 +73,9 @@ __all__ = [
 ]
 
 
+NEVER_NS = -(2**63)
+
+
 class Truth(IntEnum):
     FALSE = 0
     TRUE = 1
@@ -117,6 +120,7 @@ class Condition:
         self._root = root
         self._true_since: list[int | None] = [None] * timers
         self._durations: list[int] = [0] * timers
+        self._evaluated_ns = NEVER_NS
         self._collect(root)
         self.channels: tuple[int, ...] = tuple(sorted(self._channels(root)))
         """Indices of the channels the condition reads."""
@@ -149,6 +153,7 @@ class Condition:
     ) -> Truth:
         """The condition's truth now. `stale_after_ns[i]`: the age beyond which channel i's
         value no longer counts (several poll periods), whatever its quality says."""
+        self._evaluated_ns = now_ns
         return self._eval(self._root, inputs, now_ns, stale_after_ns)
 
     def peek(
@@ -193,16 +198,30 @@ class Condition:
             out.append(Term(text=text, truth=truth, seen=seen))
         return out
 
+    def steady(
+        self,
+        trusted: npt.NDArray[np.int8],
+        low: npt.NDArray[np.float64],
+        high: npt.NDArray[np.float64],
+    ) -> bool:
+        """Whether every comparison keeps one truth while each channel stays trusted
+        (`trusted` 1) or untrusted (0) throughout and within [low, high]: then the
+        condition's truth and its `for` timers go on as they were."""
+        return all(_steady(node, trusted, low, high) for node in _compares(self._root))
+
     def reset(self) -> None:
         """Forget how long each `for` has held (a phase change re-arms them)."""
         self._true_since = [None] * len(self._true_since)
 
     def next_deadline_ns(self) -> int | None:
-        """When a `for` that is holding completes: evaluate again then."""
+        """When a `for` that is holding completes: evaluate again then. A `for` that had
+        completed when last evaluated has nothing left to wait for (a timer armed on it
+        would fire at once, again and again)."""
+        evaluated = self._evaluated_ns
         pending = [
             since + duration
             for since, duration in zip(self._true_since, self._durations, strict=True)
-            if since is not None
+            if since is not None and since + duration > evaluated
         ]
         return min(pending, default=None)
 
@@ -254,6 +273,34 @@ def _compares(node: Node) -> list[Compare]:
     if isinstance(node, For | Not):
         return _compares(node.operand)
     return [c for operand in node.operands for c in _compares(operand)]
+
+
+def _steady(
+    node: Compare,
+    trusted: npt.NDArray[np.int8],
+    low: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+) -> bool:
+    spans = [
+        (1, o.value, o.value)
+        if isinstance(o, Number)
+        else (int(trusted[o.index]), low[o.index], high[o.index])
+        for o in (node.left, node.right)
+    ]
+    if any(trust < 0 for trust, _, _ in spans):
+        return False
+    if any(trust == 0 for trust, _, _ in spans):
+        return True  # UNKNOWN throughout
+    (_, a_low, a_high), (_, b_low, b_high) = spans
+    apart = a_high < b_low or b_high < a_low
+    return {
+        "<": a_high < b_low or a_low >= b_high,
+        "<=": a_high <= b_low or a_low > b_high,
+        ">": a_low > b_high or a_high <= b_low,
+        ">=": a_low >= b_high or a_high < b_low,
+        "==": apart or a_low == a_high == b_low == b_high,
+        "!=": apart or a_low == a_high == b_low == b_high,
+    }[node.comparison]
 
 
 def _operand_text(operand: Operand) -> str:

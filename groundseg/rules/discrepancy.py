@@ -119,6 +119,31 @@ class DiscrepancyMonitor:
             )
         return found
 
+    def steady(
+        self,
+        usable: npt.NDArray[np.int8],
+        low: npt.NDArray[np.float64],
+        high: npt.NDArray[np.float64],
+    ) -> bool:
+        """Whether readbacks whose quality holds (`usable` 1 throughout, 0 never) within
+        [low, high] leave every valve as it is: the same commanded position, agreeing or
+        not as before (a window running out is `next_deadline_ns`'s)."""
+        for watch in self._watches:
+            command = _reading(watch.command, usable, low, high)
+            if command == "unknown":
+                continue  # the check skips a valve whose readback is unknown
+            if command == "changes" or watch.commanded != (command == "on"):
+                return False
+            opened = _reading(watch.open_switch, usable, low, high)
+            closed = _reading(watch.closed_switch, usable, low, high)
+            if "changes" in (opened, closed):
+                return False
+            shown = "on" if watch.commanded else "off"
+            hidden = "off" if watch.commanded else "on"
+            if ((opened, closed) == (shown, hidden)) != watch.agrees:
+                return False
+        return True
+
     @staticmethod
     def _agrees(inputs: ConditionInputs, watch: _Watch, is_open: bool) -> bool | None:
         opened = trusted_value(inputs, watch.open_switch)
@@ -135,3 +160,19 @@ class DiscrepancyMonitor:
             if w.commanded is not None and not w.reported and not w.agrees
         ]
         return min(pending, default=None)
+
+
+def _reading(
+    channel: int,
+    usable: npt.NDArray[np.int8],
+    low: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+) -> str:
+    """A command or switch over a block: "on" or "off" throughout, "unknown" throughout,
+    or "changes"."""
+    if usable[channel] == 0:
+        return "unknown"
+    on = bool(low[channel] >= 0.5)
+    if usable[channel] < 0 or on != bool(high[channel] >= 0.5):
+        return "changes"
+    return "on" if on else "off"

@@ -144,6 +144,48 @@ class LimitSet:
             return []
         return self._step(batch, watched[~quiet])
 
+    def steady(
+        self,
+        channel: npt.NDArray[np.uint32],
+        value: npt.NDArray[np.float64],
+        usable: npt.NDArray[np.bool_],
+    ) -> bool:
+        """Whether these samples would leave every rule where it is: each rule they read
+        settled (nothing pending) and each usable value keeping it at its level. (An
+        unusable sample only resets the counters, which settled rules have at zero.)"""
+        rule = self._rule_of[channel]
+        watched = rule >= 0
+        rule = rule[watched]
+        if (self._count[rule] != 0).any():
+            return False
+        counted = usable[watched]
+        rule = rule[counted]
+        value = value[watched][counted]
+        level = self.level[rule]
+        return bool(
+            ((self._raw(rule, value, 0.0) <= level) & (self._raw(rule, value, 1.0) >= level)).all()
+        )
+
+    def steady_between(self, channel: int, low: float, high: float) -> bool:
+        """Whether any value in [low, high] would leave the rule on `channel` (if any)
+        where it is: settled, no value beyond its level's limits, and, above NORMAL, all
+        of them on one side beyond its limits pulled in by the deadband."""
+        k = int(self._rule_of[channel])
+        if k < 0:
+            return True
+        level = int(self.level[k])
+        rule = np.array([k, k])
+        # Below-or-at-the-level is one interval: its two ends decide.
+        if self._count[k] != 0 or (self._raw(rule, np.array([low, high]), 0.0) > level).any():
+            return False
+        if level == Level.NORMAL:
+            return True
+        band = self._hysteresis[k]
+        red = level == Level.RED
+        below = (self._red_low[k] if red else self._yellow_low[k]) + band
+        above = (self._red_high[k] if red else self._yellow_high[k]) - band
+        return bool(high <= below or low >= above)
+
     def _step(self, batch: SampleBatch, samples: npt.NDArray[np.intp]) -> list[LimitTransition]:
         rule = self._rule_of[batch.channel[samples]]
         value = batch.value[samples]

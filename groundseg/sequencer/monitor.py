@@ -32,7 +32,9 @@ from groundseg.rules.discrepancy import DiscrepancyMonitor, stale_after_ns
 from groundseg.rules.limits import Level, LimitRule, LimitSet
 from groundseg.rules.voting import VoteStatus
 from groundseg.sequencer.plan import Call, LaunchPlan, Reaction, Redline
+from groundseg.sequencer.steady import Spans, spans
 from groundseg.telemetry.batch import QUALITY_DTYPE, SampleBatch
+from groundseg.telemetry.run import SampleRun
 
 __all__ = ["Finding", "Monitor", "Veto"]
 
@@ -162,6 +164,74 @@ class Monitor:
         self.phase = phase
         self.counting = counting
         return [f for r in self.plan.redlines if (f := self._settle(r, now_ns)) is not None]
+
+    def skip(self, block: SampleRun, *, last_tick_ns: int) -> bool:
+        """Take a block of batches in one step if no rule could change over it (see
+        `steady`): only the latest values move. False, with nothing changed, when it must
+        be taken batch by batch. The timer must have run up to the block's first batch
+        (at `last_tick_ns`) and run on over it with nothing due but its ticks."""
+        over = spans(
+            block,
+            self.latest,
+            self.stale_after_ns,
+            now_ns=self.now_ns,
+            last_tick_ns=last_tick_ns,
+        )
+        deadline = self.next_deadline_ns()
+        if (deadline is not None and deadline <= over.end_ns) or not self._steady(block, over):
+            return False
+        latest = self.latest
+        latest.value[over.last_channel] = block.value[over.last]
+        latest.time_ns[over.last_channel] = block.time_ns[over.last]
+        latest.quality[over.last_channel] = block.quality[over.last]
+        self.now_ns = over.end_ns
+        for vote in self.plan.votes:
+            # Nothing reads a vote's latest value but a display; it is the vote at the end.
+            result = vote.group.vote(latest, self.now_ns, self.stale_after_ns)
+            index = self._vote_index[vote.group.name]
+            latest.value[index] = result.value if result.value is not None else np.nan
+            latest.time_ns[index] = self.now_ns
+            latest.quality[index] = Quality.GOOD if result.value is not None else Quality.INVALID
+        return True
+
+    def _steady(self, block: SampleRun, over: Spans) -> bool:
+        usable = USABLE[block.quality] & ~np.isnan(block.value)
+        if not all(s.limits.steady(block.channel, block.value, usable) for s in self._limits):
+            return False
+        if not self._discrepancy.steady(over.usable, over.low, over.high):
+            return False
+        trusted = over.trusted
+        if any((trusted[list(r.stale)] < 0).any() for r in self._stale):
+            return False
+        if not all(r.when.steady(trusted, over.low, over.high) for r in self._conditions if r.when):
+            return False
+        for vote in self.plan.votes:
+            members = np.array(vote.group.channels)
+            if (trusted[members] < 0).any():
+                return False
+            counted = members[trusted[members] == 1]
+            low = float(over.low[counted].min(initial=np.inf))
+            high = float(over.high[counted].max(initial=-np.inf))
+            if len(counted) and high - low > vote.group.tolerance:
+                return False
+            status = (
+                VoteStatus.FAILED
+                if len(counted) < vote.group.need
+                else VoteStatus.OK
+                if len(counted) == len(members)
+                else VoteStatus.DEGRADED
+            )
+            if status is not self._vote_status[vote.group.name]:
+                return False
+            index = self._vote_index[vote.group.name]
+            for limits in self._limits:
+                if status is VoteStatus.FAILED:
+                    nothing = np.array([index], dtype=np.uint32)
+                    if not limits.limits.steady(nothing, np.array([np.nan]), np.array([False])):
+                        return False
+                elif not limits.limits.steady_between(index, low, high):
+                    return False
+        return True
 
     # -- queries ---------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ def rerun_with(recording: Recording, pad_text: str | None = None) -> list[Decisi
     pad = recording.pad if pad_text is None else parse_pad(pad_text, source="changed")
     reader = JournalReader(recording.journal)
     contexts = contexts_from_events(e for _, e in reader.events())
-    return rerun(pad, reader.channel_names(), (b for _, b in reader.samples()), contexts)
+    return rerun(pad, reader.channel_names(), reader.runs(), contexts)
 
 
 def test_the_rerun_holds_where_the_count_held_and_raises_the_same_alarms(

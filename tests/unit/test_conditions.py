@@ -122,10 +122,14 @@ def test_for_holds_only_after_the_duration_and_says_when_to_look_again() -> None
     assert condition.next_deadline_ns() == T + 2 * SECOND
     assert condition.evaluate(gusty, T + SECOND) is Truth.FALSE
     assert condition.evaluate(gusty, T + 2 * SECOND) is Truth.TRUE
-    calm = Latest().set("wx.gust", 10)
-    assert condition.evaluate(calm, T + 3 * SECOND) is Truth.FALSE
+    assert condition.next_deadline_ns() is None, "done: nothing left to wait for"
+    assert condition.evaluate(gusty, T + 3 * SECOND) is Truth.TRUE
     assert condition.next_deadline_ns() is None
-    assert condition.evaluate(gusty, T + 4 * SECOND) is Truth.FALSE, "the timer started again"
+    calm = Latest().set("wx.gust", 10)
+    assert condition.evaluate(calm, T + 4 * SECOND) is Truth.FALSE
+    assert condition.next_deadline_ns() is None
+    assert condition.evaluate(gusty, T + 5 * SECOND) is Truth.FALSE, "the timer started again"
+    assert condition.next_deadline_ns() == T + 7 * SECOND
 
 
 def test_for_restarts_when_the_data_goes_unknown() -> None:

@@ -25,6 +25,7 @@ from groundseg.replay.rerun import (
 from groundseg.replay.tclock import parse_t, wall_time_at_t
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.events import Event, Severity
+from groundseg.telemetry.run import SampleRun
 from tests.helpers import eventually
 
 T0 = 1_800_000_000_000_000_000
@@ -101,17 +102,21 @@ def test_a_recording_made_with_another_channel_order_decides_the_same(
     names = [c.id for c in pad.channels]
     transmitters = [pad.channel(f"ker.s1.ullage_pressure.{x}").index for x in "abc"]
 
-    def batches(position: list[int]) -> list[SampleBatch]:
+    def batches(position: list[int]) -> list[SampleRun]:
         return [
-            SampleBatch.at(
-                source="plc",
-                seq=n,
-                time_ns=T0 + n * 100_000_000,
-                channel=np.array([position[t] for t in transmitters], dtype=np.uint32),
-                value=np.full(3, 3.3 if 5 <= n < 10 else 1.0),
-                quality=Quality.GOOD,
+            SampleRun.of(
+                [
+                    SampleBatch.at(
+                        source="plc",
+                        seq=n,
+                        time_ns=T0 + n * 100_000_000,
+                        channel=np.array([position[t] for t in transmitters], dtype=np.uint32),
+                        value=np.full(3, 3.3 if 5 <= n < 10 else 1.0),
+                        quality=Quality.GOOD,
+                    )
+                    for n in range(15)
+                ]
             )
-            for n in range(15)
         ]
 
     counting = [Context(time_ns=T0, phase=None, counting=True)]
