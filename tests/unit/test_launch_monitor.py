@@ -98,6 +98,19 @@ def test_a_condition_redline_waits_for_its_duration() -> None:
     assert trips(m.take(sample("wx.wind.m10.mean", 20.0, 2.0)), "wind") == [True]
 
 
+def test_a_condition_that_has_held_its_duration_asks_for_no_more_timer() -> None:
+    """The runner arms its timer at the deadline: one in the past would fire at once,
+    over and over, for as long as the wind blows."""
+    m = monitor()
+    m.take(sample("wx.wind.m10.mean", 20.0, 0.0))
+    assert m.next_deadline_ns() == T0 + 2 * SECOND
+    m.take(sample("wx.wind.m10.mean", 20.0, 1.0))
+    assert m.next_deadline_ns() == T0 + 2 * SECOND
+    for at_s in (2.0, 3.0):
+        m.take(sample("wx.wind.m10.mean", 20.0, at_s))
+        assert m.next_deadline_ns() is None, f"after {at_s} s"
+
+
 def test_stale_data_trips_a_freshness_redline_and_never_a_condition_redline() -> None:
     m = monitor()
     m.take(sample("plc.status.healthy", 1.0, 0.0))
