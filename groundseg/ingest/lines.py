@@ -7,6 +7,9 @@ Each channel is a field named by its id, with its quality as a second integer fi
 With `every_quality=False` (the ingest's default) the quality field is written only for
 samples that are not GOOD: a value without one is GOOD. That halves the fields the
 database parses and stores, as historians store exceptions rather than every status.
+Replayed telemetry is REPLAYED throughout, which would put the field back on every
+sample: a line of replayed samples says so once instead, with `_replayed=true` (a key no
+channel id can have), and then a value without a quality field of its own is REPLAYED.
 InfluxDB overwrites a point written twice with the same series and timestamp, so sending a
 batch again stores it once. VictoriaMetrics stores the same line as series named
 `telemetry_<field>`. Field keys are escaped once, when the builder is made.
@@ -18,13 +21,24 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from groundseg.quality import Quality
 from groundseg.telemetry.batch import SampleBatch
 
-__all__ = ["MEASUREMENT", "QUALITY_SUFFIX", "LineBuilder"]
+__all__ = ["MEASUREMENT", "QUALITY_SUFFIX", "REPLAYED_FIELD", "LineBuilder", "implied_quality"]
 
 MEASUREMENT = "telemetry"
 QUALITY_SUFFIX = "_quality"
+REPLAYED_FIELD = "_replayed"
+"""On a line: its values without a `<id>_quality` field are REPLAYED, not GOOD."""
 _INF = float("inf")
+_REPLAYED = int(Quality.REPLAYED)
+_REPLAYED_TAIL = f",{REPLAYED_FIELD}=true"
+
+
+def implied_quality(replayed: object) -> int:
+    """The quality of a stored value without a quality field of its own, given its line's
+    `_replayed` field (absent: None)."""
+    return _REPLAYED if replayed in (True, 1, 1.0, "true") else int(Quality.GOOD)
 
 
 def _escape_key(text: str) -> str:
@@ -91,25 +105,34 @@ class LineBuilder:
         self._know(channels)
         value_keys = self._value_keys
         first = int(qualities[0]) if len(qualities) else 0
+        replayed = not self.every_quality and bool((qualities == _REPLAYED).any())
         if (qualities == first).all() and np.isfinite(values).all():
             # The usual cycle: every sample of one quality (GOOD live, REPLAYED replayed)
             # and finite, one pass of string joins.
-            tails = self._tails(first)
-            return ",".join(
+            tails = self._good_tails if replayed else self._tails(first)
+            joined = ",".join(
                 [
                     f"{value_keys[c]}{v!r}{tails[c]}"
                     for c, v in zip(channels.tolist(), values.tolist(), strict=True)
                 ]
             )
-        good_tails = self._good_tails
+            return joined + _REPLAYED_TAIL if replayed else joined
+        # What a value without a quality field means on this line.
+        implied = _REPLAYED if replayed else 0
         quality_keys = self._quality_keys
         parts = []
         for channel, value, quality in zip(
             channels.tolist(), values.tolist(), qualities.tolist(), strict=True
         ):
-            tail = good_tails[channel] if quality == 0 else f",{quality_keys[channel]}{quality}i"
+            tail = (
+                ""
+                if quality == implied and not self.every_quality
+                else f",{quality_keys[channel]}{quality}i"
+            )
             if -_INF < value < _INF:  # finite (NaN fails every comparison)
                 parts.append(f"{value_keys[channel]}{value!r}{tail}")
             elif tail:
                 parts.append(tail[1:])
+        if replayed and parts:
+            parts.append(_REPLAYED_TAIL[1:])
         return ",".join(parts)

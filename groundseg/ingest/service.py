@@ -33,7 +33,7 @@ from groundseg.drivers.backoff import Backoff
 from groundseg.errors import ProtocolError
 from groundseg.ingest.lines import LineBuilder
 from groundseg.ingest.sinks import Sink, SinkError
-from groundseg.ingest.spool import Spool, SpoolFull
+from groundseg.ingest.spool import Position, Spool, SpoolFull
 from groundseg.mqtt.acks import IntervalSet
 from groundseg.mqtt.connection import MqttSettings, make_client
 from groundseg.mqtt.live import event_json
@@ -82,6 +82,21 @@ class IngestStatistics:
     last_error: str = ""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Write:
+    """One write's lines and what they stand for in the spool."""
+
+    lines: list[str]
+    taken: list[tuple[str, int, int]]
+    """(source, seq, samples) of each frame in it, stored once the write succeeds."""
+    keys: frozenset[tuple[str, int]]
+    used: int
+    """Spool frames it covers (duplicates and bad frames included)."""
+    end: Position
+    """The spool position after its last frame."""
+    newest_ns: int
+
+
 class IngestService:
     def __init__(
         self,
@@ -112,7 +127,6 @@ class IngestService:
         """Set while connected and subscribed to the telemetry topics."""
         self._uncommitted: list[tuple[int, int, int]] = []
         """(MQTT message id, QoS, journal record) appended to the spool, not yet synced."""
-        self._newest_in_write_ns = 0
         self._newest_stored_ns = 0
         """Time of the newest sample the database has: the ingest's lag is now minus this."""
 
@@ -287,57 +301,85 @@ class IngestService:
 
     async def _deliver_forever(self) -> None:
         backoff = Backoff(initial_s=0.2, cap_s=self.settings.retry_max_s)
+        write: _Write | None = None
         while True:
-            # Frames are about a third the size of their lines: this fills one write.
-            pending = self.spool.pending(
-                self.settings.lines_per_write, max_bytes=self.settings.bytes_per_write // 3
-            )
-            if not pending:
+            if write is None:
+                write = self._next_write(self.spool.read, frozenset(), backlog_only=False)
+            if write is None:
                 self._spooled.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(1.0):
                         await self._spooled.wait()
                 continue
-            lines, taken, used = self._lines([payload for _, payload in pending])
-            try:
-                if lines:
-                    await self._write_all(lines)
-            except SinkError as exc:
+            # While the database parses one write, the next one's lines are made (a backlog
+            # only: a trickle is better gathered into one larger write).
+            outcome, following = await asyncio.gather(
+                self._write_all(write.lines),
+                self._next_write_soon(write),
+                return_exceptions=True,
+            )
+            if isinstance(following, BaseException):
+                raise following
+            if isinstance(outcome, SinkError):
                 self.stats.write_failures += 1
-                self.stats.last_error = str(exc)
-                if exc.permanent:
-                    log.error(
-                        "database refused lines; kept in the dead-letter file", reason=str(exc)
-                    )
-                    self._dead_letter(f"# {exc}\n" + "\n".join(lines))
-                    self._raise_event(
-                        "ingest.dead_letter",
-                        Severity.ALARM,
-                        f"{self.settings.instance}: the database refused {len(lines)} lines"
-                        f" ({exc}); kept in {self.settings.dead_letter}",
-                    )
-                else:
+                self.stats.last_error = str(outcome)
+                if not outcome.permanent:
                     if self.stats.database_up:
                         log.warning(
-                            "database unavailable; the spool holds the backlog", reason=str(exc)
+                            "database unavailable; the spool holds the backlog",
+                            reason=str(outcome),
                         )
                     self.stats.database_up = False
-                    await asyncio.sleep(exc.retry_after_s or backoff.next_delay())
-                    continue
+                    await asyncio.sleep(outcome.retry_after_s or backoff.next_delay())
+                    continue  # the same write again, whole
+                log.error(
+                    "database refused lines; kept in the dead-letter file", reason=str(outcome)
+                )
+                self._dead_letter(f"# {outcome}\n" + "\n".join(write.lines))
+                self._raise_event(
+                    "ingest.dead_letter",
+                    Severity.ALARM,
+                    f"{self.settings.instance}: the database refused {len(write.lines)} lines"
+                    f" ({outcome}); kept in {self.settings.dead_letter}",
+                )
+            elif isinstance(outcome, BaseException):
+                raise outcome
             if not self.stats.database_up:
                 log.info("database back", backlog_frames=self.spool.statistics().pending_records)
             self.stats.database_up = True
-            self._newest_stored_ns = max(self._newest_stored_ns, self._newest_in_write_ns)
-            self._stored_in_database(taken)
+            self._newest_stored_ns = max(self._newest_stored_ns, write.newest_ns)
+            self._stored_in_database(write.taken)
             backoff.reset()
-            self.spool.delivered(pending[used - 1][0], used)
-            self.stats.written_lines += len(lines)
-            if used < self.settings.lines_per_write:
+            self.spool.delivered(write.end, write.used)
+            self.stats.written_lines += len(write.lines)
+            write = following
+            if write is None:
                 await asyncio.sleep(self.settings.flush_s)  # let a larger batch gather
+
+    async def _next_write_soon(self, current: _Write) -> _Write | None:
+        await asyncio.sleep(0)  # the current write is on its way first
+        return self._next_write(current.end, current.keys, backlog_only=True)
+
+    def _next_write(
+        self, after: Position, in_flight: frozenset[tuple[str, int]], *, backlog_only: bool
+    ) -> _Write | None:
+        """The next write: the frames after `after`, less those of the write in flight.
+        With `backlog_only`, None unless they fill a write."""
+        limit = self.settings.lines_per_write
+        # Frames are about a third the size of their lines: this fills one write.
+        budget = self.settings.bytes_per_write // 3
+        pending = self.spool.pending(limit, max_bytes=budget, after=after)
+        if not pending:
+            return None
+        if backlog_only and len(pending) < limit and sum(len(p) for _, p in pending) < budget:
+            return None
+        return self._lines(pending, in_flight)
 
     async def _write_all(self, lines: list[str]) -> None:
         """Every sink gets every line; a batch is split across parallel connections (the
         database overwrites what a retry sends twice, so a partial failure is harmless)."""
+        if not lines:
+            return
         parts = max(1, min(self.settings.parallel_writes, len(lines)))
         size = -(-len(lines) // parts)
         bodies = ["\n".join(lines[i : i + size]) for i in range(0, len(lines), size)]
@@ -352,16 +394,19 @@ class IngestService:
                 if isinstance(outcome, BaseException):
                     raise outcome
 
-    def _lines(self, payloads: list[bytes]) -> tuple[list[str], list[tuple[str, int, int]], int]:
-        """Lines for the frames not stored before, up to the write's byte budget; (source,
-        seq, samples) of each frame taken, which counts as stored only once the write
-        succeeds (a failed write is retried whole); and how many frames were used."""
+    def _lines(
+        self, pending: list[tuple[Position, bytes]], in_flight: frozenset[tuple[str, int]]
+    ) -> _Write:
+        """Lines for the frames not stored before (nor in the write in flight), up to the
+        write's byte budget. A frame taken counts as stored only once the write succeeds
+        (a failed write is retried whole)."""
         lines: list[str] = []
         taken: list[tuple[str, int, int]] = []
-        in_this_write: set[tuple[str, int]] = set()
+        keys: set[tuple[str, int]] = set()
+        newest_ns = 0
         size = 0
         used = 0
-        for payload in payloads:
+        for _, payload in pending:
             if size >= self.settings.bytes_per_write:
                 break
             used += 1
@@ -372,19 +417,28 @@ class IngestService:
             batch = frame.batch
             seen = self._seen.get(batch.source)
             key = (batch.source, batch.seq)
-            if key in in_this_write or (
-                seen is not None and any(a <= batch.seq <= b for a, b in seen.intervals)
+            if (
+                key in keys
+                or key in in_flight
+                or (seen is not None and any(a <= batch.seq <= b for a, b in seen.intervals))
             ):
                 self.stats.duplicates += 1
                 continue
-            in_this_write.add(key)
+            keys.add(key)
             taken.append((batch.source, batch.seq, len(batch)))
             if len(batch):
-                self._newest_in_write_ns = max(self._newest_in_write_ns, int(batch.time_ns.max()))
+                newest_ns = max(newest_ns, int(batch.time_ns.max()))
             new = self.lines.lines(batch)
             size += sum(len(line) + 1 for line in new)
             lines.extend(new)
-        return lines, taken, used
+        return _Write(
+            lines=lines,
+            taken=taken,
+            keys=frozenset(keys),
+            used=used,
+            end=pending[used - 1][0],
+            newest_ns=newest_ns,
+        )
 
     def _stored_in_database(self, taken: list[tuple[str, int, int]]) -> None:
         for source, seq, samples in taken:

@@ -209,12 +209,15 @@ class Spool:
 
     # -- reading -------------------------------------------------------------------------
 
-    def pending(self, limit: int, max_bytes: int | None = None) -> list[tuple[Position, bytes]]:
+    def pending(
+        self, limit: int, max_bytes: int | None = None, *, after: Position | None = None
+    ) -> list[tuple[Position, bytes]]:
         """Up to `limit` frames (and about `max_bytes`) not yet delivered, oldest first, each
-        with the position after it: however long the backlog, memory holds one write's worth."""
+        with the position after it: however long the backlog, memory holds one write's worth.
+        `after` a position past the cursor: the frames after those already on their way."""
         out = []
         size = 0
-        for item in self._scan(self.read):
+        for item in self._scan(self.read if after is None else after):
             out.append(item)
             size += len(item[1])
             if len(out) >= limit or (max_bytes is not None and size >= max_bytes):

@@ -7,7 +7,8 @@ recorded time per query so no answer grows with the campaign; each stored line (
 poll cycle, docs/influx.md) becomes one batch again. VictoriaMetrics is read through its
 export API (`/api/v1/export`, a series per field, millisecond timestamps), the series
 regrouped by device and time into batches. Quality is stored by exception: a value
-without its `_quality` field (series) is GOOD.
+without its `_quality` field (series) is GOOD, or REPLAYED on a line marked `_replayed`
+(docs/influx.md).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import httpx
 import numpy as np
 
 from groundseg.errors import GroundsegError
+from groundseg.ingest.lines import QUALITY_SUFFIX, REPLAYED_FIELD, implied_quality
 from groundseg.journal.reader import JournalReader
 from groundseg.telemetry.batch import QUALITY_DTYPE, SampleBatch
 from groundseg.telemetry.events import Event
@@ -34,8 +36,6 @@ __all__ = [
     "SourceError",
     "VictoriaMetricsSource",
 ]
-
-QUALITY_SUFFIX = "_quality"
 
 
 class SourceError(GroundsegError):
@@ -182,7 +182,9 @@ def _batches(
         }
         # A channel never finite in the window has a quality column and no value column.
         known = sorted(set(value_at) | set(quality_at))
+        replayed_at = columns.index(REPLAYED_FIELD) if REPLAYED_FIELD in columns else None
         for row in values:
+            implied = implied_quality(row[replayed_at] if replayed_at is not None else None)
             channels, numbers, qualities = [], [], []
             for channel in known:
                 value_column, quality_column = value_at.get(channel), quality_at.get(channel)
@@ -192,7 +194,7 @@ def _batches(
                     continue
                 channels.append(channel)
                 numbers.append(float("nan") if value is None else float(value))
-                qualities.append(int(quality or 0))
+                qualities.append(implied if quality is None else int(quality))
             if not channels:
                 continue
             time_ns = int(row[0])
@@ -282,10 +284,16 @@ def _regrouped(
 ) -> Iterator[SampleBatch]:
     """Series of one field each, back into a batch per device and millisecond."""
     cells: dict[tuple[int, str], dict[int, list[float | None]]] = {}
+    replayed: set[tuple[int, str]] = set()
     for one in series:
         metric = one["metric"]
         field = str(metric.get("__name__", "")).removeprefix(_PREFIX)
         source = str(metric.get("source", ""))
+        if field == REPLAYED_FIELD:
+            replayed.update(
+                (int(t), source) for t, v in zip(one["timestamps"], one["values"], strict=True) if v
+            )
+            continue
         is_quality = field.endswith(QUALITY_SUFFIX)
         channel = index.get(field[: -len(QUALITY_SUFFIX)] if is_quality else field)
         if channel is None:
@@ -295,6 +303,7 @@ def _regrouped(
             cell[1 if is_quality else 0] = float(value)
     for (stamp, source), found in sorted(cells.items()):
         channels = sorted(found)
+        implied = implied_quality(True if (stamp, source) in replayed else None)
         number = seq.get(source, 0)
         seq[source] = number + 1
         yield SampleBatch(
@@ -306,5 +315,8 @@ def _regrouped(
                 [np.nan if found[c][0] is None else found[c][0] for c in channels],
                 dtype=np.float64,
             ),
-            quality=np.array([int(found[c][1] or 0) for c in channels], dtype=QUALITY_DTYPE),
+            quality=np.array(
+                [implied if (q := found[c][1]) is None else int(q) for c in channels],
+                dtype=QUALITY_DTYPE,
+            ),
         )

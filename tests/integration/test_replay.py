@@ -12,12 +12,14 @@ from pathlib import Path
 import aiomqtt
 import httpx
 import numpy as np
+import pytest
 
 from groundseg.codecs.frames import decode_frame
 from groundseg.ingest.lines import LineBuilder
 from groundseg.journal.reader import JournalReader
 from groundseg.mqtt.topics import Topics, pad_slug
 from groundseg.quality import Quality
+from groundseg.replay.player import flagged
 from groundseg.replay.sources import InfluxV1Source, JournalSource, VictoriaMetricsSource
 from groundseg.telemetry.batch import SampleBatch
 from tests.helpers import eventually, in_background
@@ -81,13 +83,16 @@ def test_a_journal_replay_and_an_influxdb_replay_give_the_same_samples(
     assert late == [s for s in from_journal if s[0] >= middle]
 
 
+@pytest.mark.parametrize("replayed", [False, True], ids=["recorded", "replayed"])
 def test_a_victoria_metrics_replay_gives_the_journal_s_samples_to_the_millisecond(
-    recording: Recording, tmp_path: Path
+    recording: Recording, tmp_path: Path, replayed: bool
 ) -> None:
+    """And an archive of a replay (its lines marked `_replayed`) gives them REPLAYED."""
     journal = JournalSource(recording.journal)
     with VictoriaMetrics.running(tmp_path / "vm") as vm:
         builder = LineBuilder(pad=pad_slug(recording.pad.name), channels=journal.channel_names)
-        lines = [line for b in journal.batches(None, None) for line in builder.lines(b)]
+        batches = [flagged(b) if replayed else b for b in journal.batches(None, None)]
+        lines = [line for b in batches for line in builder.lines(b)]
         answer = httpx.post(f"{vm.url}/write", content="\n".join(lines).encode(), timeout=60)
         assert answer.status_code == 204, answer.text
         httpx.get(f"{vm.url}/internal/force_flush", timeout=30)
@@ -99,10 +104,11 @@ def test_a_victoria_metrics_replay_gives_the_journal_s_samples_to_the_millisecon
         )
         expected: list[Sample] = [
             (t // 1_000_000 * 1_000_000, source, channel, value, quality)
-            for t, source, channel, value, quality in samples(
-                list(journal.batches(None, None)), journal.channel_names
-            )
+            for t, source, channel, value, quality in samples(batches, journal.channel_names)
         ]
+        if replayed:
+            assert {e[4] for e in expected} >= {Quality.REPLAYED}
+            assert Quality.GOOD not in {e[4] for e in expected}
 
         def same() -> bool:
             """VictoriaMetrics keeps 12 significant digits of a value: equal to 1e-11."""

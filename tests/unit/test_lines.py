@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from groundseg.ingest.lines import LineBuilder
+from groundseg.ingest.lines import REPLAYED_FIELD, LineBuilder, implied_quality
 from groundseg.quality import Quality
 from groundseg.telemetry.batch import SampleBatch
 
@@ -150,12 +150,37 @@ def test_every_value_and_quality_comes_back_exactly_whatever_the_mix(
     )
     lines = builder.lines(batch([v for v, _ in samples], [q for _, q in samples]))
     fields = parse_fields(lines[0]) if lines else {}
+    implied = implied_quality(fields.get(REPLAYED_FIELD))
     for i, (value, quality) in enumerate(samples):
-        if quality or every_quality:
-            assert fields[f"c{i}_quality"] == f"{quality}i"
-        else:
-            assert f"c{i}_quality" not in fields, "GOOD goes without saying"
+        stored = fields.get(f"c{i}_quality")
+        if every_quality:
+            assert stored == f"{quality}i"
         if math.isfinite(value):
             assert float(fields[f"c{i}"]) == value
+            assert (int(stored[:-1]) if stored else implied) == quality
         else:
             assert f"c{i}" not in fields
+            assert stored is None if quality == implied and not every_quality else stored
+        if quality == 0 and implied == 0:
+            assert every_quality or stored is None, "GOOD goes without saying"
+
+
+def test_a_replayed_cycle_says_so_once() -> None:
+    """REPLAYED throughout would double the fields; the line carries it instead."""
+    builder = LineBuilder(pad="p", channels=CHANNELS)
+    replayed = int(Quality.REPLAYED)
+    (line,) = builder.lines(batch([1.0, 2.0, 3.0], [replayed] * 3))
+    assert parse_fields(line) == {
+        "lox.s1.level.a": "1.0",
+        "wx.wind speed": "2.0",
+        "odd,key=x": "3.0",
+        REPLAYED_FIELD: "true",
+    }
+    (line,) = builder.lines(batch([1.0, math.nan, 3.0], [replayed, int(Quality.STALE), 0]))
+    assert parse_fields(line) == {
+        "lox.s1.level.a": "1.0",
+        "wx.wind speed_quality": f"{int(Quality.STALE)}i",
+        "odd,key=x": "3.0",
+        "odd,key=x_quality": "0i",
+        REPLAYED_FIELD: "true",
+    }, "on a replayed line GOOD must say so"
