@@ -251,6 +251,9 @@ class SequenceRerunner:
         self._apply(actions, out)
 
     def _apply(self, actions: Sequence[Action], out: list[Decision]) -> None:
+        # The runner announces at once and sends from tasks of their own, so a record shows
+        # a chain's announcements before any of its commands: so do the decisions.
+        commands: list[Decision] = []
         pending = list(actions)
         while pending:
             action = pending.pop(0)
@@ -262,7 +265,7 @@ class SequenceRerunner:
                     )
                 )
             else:
-                out.append(self._decision("command", f"{action.call} ({action.purpose})"))
+                commands.append(self._decision("command", f"{action.call} ({action.purpose})"))
                 self._send(action)
             if pending:
                 continue
@@ -275,6 +278,7 @@ class SequenceRerunner:
                 ):
                     out.append(Decision.of(finding))
                     pending += self.sequencer.react(finding, now)
+        out += commands
 
     def _send(self, send: Send) -> None:
         command = send.call.command

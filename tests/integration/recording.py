@@ -24,6 +24,8 @@ from tests.integration.launch_rig import launch_controller
 
 __all__ = [
     "RULE",
+    "STUCK_AT",
+    "TRANSMITTERS",
     "Recording",
     "automation_decided",
     "automation_recorded",
