@@ -16,7 +16,12 @@
     ├── NotAuthorized       the user may not send this command now (gate/authority.py)
     ├── AlarmError          an alarm cannot be acknowledged or shelved so (rules/alarms.py)
     ├── AuditUnavailable        the audit log cannot be written (hazardous commands refused)
-    └── AuditBroken             the audit chain does not verify (path, line, reason)
+    ├── AuditBroken             the audit chain does not verify (path, line, reason)
+    └── ProcedureError      a bench procedure asks for what the pad has not (testing/expect.py)
+
+A procedure's failed expectation is a test's failure, not an error of groundseg:
+`ExpectationFailed` and `CommandFailed` (groundseg.testing) are AssertionErrors, so pytest
+reports them as failed assertions with their message.
 
 Foreign exceptions (pymodbus, pyserial, OSError) are translated once, at the driver
 boundary; nothing above a driver sees a library's exception.
