@@ -33,6 +33,7 @@ COMMANDS = {
     "rerun": "groundseg.replay_cli:add_replay_commands",
     "replay": "groundseg.replay_cli:add_replay_commands",
     "report": "groundseg.replay_cli:add_replay_commands",
+    "procedure": "groundseg.procedure_cli:add_procedure_command",
 }
 """Command -> the function that adds it (and its module's other commands) to the parser."""
 

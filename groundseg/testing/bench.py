@@ -92,6 +92,12 @@ class Bench:
         self.now_ns = 0
         """The controller's time at its latest update."""
         self.sent: list[Sent] = []
+        self.touched: dict[str, list[tuple[float, float | None]]] = {}
+        """The channels the procedure's expectations and commands touched, each with the
+        (time s, value) it was seen at from then on: what a report plots."""
+        self.log: list[tuple[float, str]] = []
+        """(controller time s, what the procedure did and saw), for the report."""
+        self._valves = {v["id"]: v for v in pad.get("valves", [])}
         self._http = http
         self._approver = approver
         self._last_seq = 0
@@ -163,7 +169,12 @@ class Bench:
             update = json.loads(message)
             if update.get("type") not in ("snapshot", "update"):
                 continue
-            self.latest.update(update.get("values", {}))
+            values = update.get("values", {})
+            self.latest.update(values)
+            at_s = float(update["time"])
+            for channel, trace in self.touched.items():
+                if channel in values:
+                    trace.append((at_s, values[channel][0]))
             self.state = update.get("state", self.state)
             await self._take_events(update.get("events", []))
             self.now_ns = round(float(update["time"]) * 1e9)
@@ -188,7 +199,18 @@ class Bench:
     # -- telemetry -------------------------------------------------------------------------
 
     def expectation(self, condition: str) -> Condition:
-        return expectation(condition, self.table)
+        parsed = expectation(condition, self.table)
+        self.touch(*(self.table.ids[c] for c in parsed.channels))
+        return parsed
+
+    def touch(self, *channels: str) -> None:
+        """Follow these channels for the report from now on."""
+        for channel in channels:
+            if channel not in self.touched:
+                self.touched[channel] = [(self.now_ns / 1e9, self.value(channel))]
+
+    def note(self, text: str) -> None:
+        self.log.append((self.now_ns / 1e9, text))
 
     def value(self, channel: str) -> float | None:
         """A channel's latest value (None before any, or without a number)."""
@@ -213,7 +235,9 @@ class Bench:
                     while condition.evaluate(self.latest, self.now_ns) is not Truth.TRUE:
                         await self._next_change()
                     seen.append(Seen(text, self.now_ns, time.monotonic() - started))
+                    self.note(f"{text}: came true after {seen[-1].after_s:.2f} s")
         except TimeoutError:
+            self.note(f"{conditions[len(seen)]}: not seen within {within:g} s")
             failed = parsed[len(seen)]
             done = "".join(
                 f"\n  {s.condition}: came true at {clock_text(s.time_ns)} (+{s.after_s:.2f} s)"
@@ -235,6 +259,9 @@ class Bench:
         spec = self.commands.get(command)
         if spec is None:
             raise ProcedureError(f"the pad has no command {command!r}")
+        valve = self._valves.get(command.rsplit(".", 1)[0])
+        if valve is not None:
+            self.touch(valve["command"], valve["open_switch"], valve["closed_switch"])
         body = {"argument": argument}
         if not spec["hazardous"]:
             answer = await self._post(command, f"/api/commands/{command}", body)
@@ -249,6 +276,8 @@ class Bench:
             answer = await self._post(command, f"/api/armings/{armed['token']}/execute", {})
         sent = Sent(command, argument, float(answer["verified_after_s"]))
         self.sent.append(sent)
+        shown = command if argument is None else f"{command}({argument:g})"
+        self.note(f"sent {shown}: verified by readback in {sent.verified_after_s:.3f} s")
         return sent
 
     async def send_and_assert(
@@ -273,6 +302,7 @@ class Bench:
                 detail = str(answer.json().get("detail", answer.text))
             except ValueError:
                 detail = answer.text
+            self.note(f"{command}: refused ({detail})")
             raise CommandFailed(command, answer.status_code, detail)
         result: dict[str, Any] = answer.json()
         return result
