@@ -48,8 +48,13 @@ def _run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     junit, steps_file, report = out / "junit.xml", out / "steps.jsonl", out / "report.html"
     steps_file.unlink(missing_ok=True)
+    # The procedure's folder is the root: its steps are named by their module in the
+    # JUnit file, and procedures need no pytest configuration of their own.
+    root = args.path if args.path.is_dir() else args.path.parent
     command = [
         sys.executable, "-m", "pytest", str(args.path), "-q", "-p", "no:cacheprovider",
+        "--rootdir", str(root), "-o", "asyncio_mode=auto",
+        "-o", "asyncio_default_fixture_loop_scope=function",
         "--junitxml", str(junit), "-o", "junit_family=xunit2",
         "--groundseg-target", args.target, "--groundseg-pad", str(args.pad),
         "--groundseg-user", args.user, "--groundseg-speed", str(args.speed),
