@@ -34,6 +34,7 @@ COMMANDS = {
     "replay": "groundseg.replay_cli:add_replay_commands",
     "report": "groundseg.replay_cli:add_replay_commands",
     "procedure": "groundseg.procedure_cli:add_procedure_command",
+    "proof-test": "groundseg.proof_cli:add_proof_command",
 }
 """Command -> the function that adds it (and its module's other commands) to the parser."""
 

@@ -13,15 +13,13 @@ is pytest's: 0 when every step passed.
 from __future__ import annotations
 
 import argparse
-import datetime
 import getpass
-import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from groundseg.testing.provenance import build, now_text, sha256
 from groundseg.testing.report import render_procedure_report
 
 __all__ = ["add_procedure_command"]
@@ -75,40 +73,12 @@ def _run(args: argparse.Namespace) -> int:
     head = {
         "procedure": str(args.path),
         "target": f"{args.target} (dry run: nothing sent)" if args.dry_run else args.target,
-        "pad definition": f"{args.pad} (sha256 {_sha256(args.pad)[:16]})",
-        "build": _build(),
+        "pad definition": f"{args.pad} (sha256 {sha256(args.pad)[:16]})",
+        "build": build(),
         "operator": args.user if args.target == "bench" else f"{getpass.getuser()} (simulated)",
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "date": now_text(),
         "junit": str(junit),
     }
     report.write_text(render_procedure_report(head, steps), encoding="utf-8")
     print(f"{len(steps)} steps; JUnit XML {junit}; report {report}")
     return status
-
-
-def _sha256(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return "unreadable"
-
-
-def _build() -> str:
-    """The source revision this groundseg runs from, when it runs from a checkout."""
-    try:
-        revision = _git("rev-parse", "--short=12", "HEAD")
-        dirty = _git("status", "--porcelain", "--untracked-files=no")
-    except (OSError, subprocess.SubprocessError):
-        return os.environ.get("GROUNDSEG_BUILD", "unknown")
-    return revision + (" (modified)" if dirty else "")
-
-
-def _git(*arguments: str) -> str:
-    here = Path(__file__).resolve().parent.parent
-    return subprocess.run(  # noqa: S603  fixed arguments
-        ["git", "-C", str(here), *arguments],  # noqa: S607  git from PATH
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=10,
-    ).stdout.strip()

@@ -14,6 +14,9 @@ import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
+import structlog
+
+from groundseg.config import load_pad
 from groundseg.errors import GroundsegError
 
 __all__ = [
@@ -23,6 +26,9 @@ __all__ = [
     "simulator",
     "simulator_process",
 ]
+
+
+log = structlog.get_logger("groundseg.simulator")
 
 
 class SimulatorError(GroundsegError):
@@ -150,10 +156,19 @@ async def simulated_unless_given(
     speed: float = 1.0,
     faults: Sequence[str] = (),
 ) -> AsyncIterator[dict[str, str]]:
-    """The endpoints given; with `simulate`, the simulated pad's, those given still winning
-    (a bench with one real device and the rest simulated)."""
-    if not simulate:
+    """The endpoints given; the simulator's for the devices to simulate: every device with
+    `simulate`, else those the pad definition marks `simulated` (partial integration: a
+    bench with only the gas panel runs the rest on hw_sim). An endpoint given wins."""
+    pad = load_pad(pad_file)
+    wanted = [
+        d.id for d in pad.devices.values() if (simulate or d.simulated) and d.id not in endpoints
+    ]
+    if not wanted:
         yield endpoints
         return
-    async with simulator_process(pad_file, speed=speed, faults=faults) as simulated:
+    log.info("simulated devices", devices=wanted)
+    every = len(wanted) == len(pad.devices)
+    async with simulator_process(
+        pad_file, speed=speed, faults=faults, devices=() if every else wanted
+    ) as simulated:
         yield simulated | endpoints

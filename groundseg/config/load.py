@@ -220,6 +220,7 @@ def _device(
         stale_after_periods=spec.stale_after_periods,
         reconnect_max_s=spec.reconnect_max_ms / 1000.0,
         heartbeat_hz=heartbeat_hz,
+        simulated=spec.simulated,
     )
 
 

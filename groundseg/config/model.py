@@ -243,6 +243,9 @@ class Device:
     stale_after_periods: float = 3.0
     reconnect_max_s: float = 2.0
     heartbeat_hz: float = 5.0
+    simulated: bool = False
+    """hw_sim stands in for it: the controller starts the simulator for it (partial
+    integration: a bench with only some of the pad's devices)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -168,6 +168,8 @@ class RegisterMapSpec(_Spec):
 
 class _DeviceSpec(_Spec):
     description: str = ""
+    simulated: bool = False
+    """Stood in for by hw_sim, started by the controller (a bench with some devices)."""
     rate_hz: Positive = 10.0
     timeout_ms: Annotated[float, Field(gt=0, le=60_000)] = 250.0
     stale_after_periods: Annotated[float, Field(ge=1.0, le=100.0)] = 3.0

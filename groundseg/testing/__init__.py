@@ -13,7 +13,14 @@ The pytest plugin (`groundseg.testing.plugin`, registered with pytest) provides 
 
 from groundseg.testing.bench import Bench, CommandFailed, Seen, Sent
 from groundseg.testing.expect import ExpectationFailed, ProcedureError
-from groundseg.testing.rig import Faults, Rig, existing_pad, simulated_pad
+from groundseg.testing.rig import (
+    Faults,
+    Rig,
+    controller_process,
+    existing_pad,
+    hw_sim_process,
+    simulated_pad,
+)
 
 __all__ = [
     "Bench",
@@ -24,6 +31,8 @@ __all__ = [
     "Rig",
     "Seen",
     "Sent",
+    "controller_process",
     "existing_pad",
+    "hw_sim_process",
     "simulated_pad",
 ]

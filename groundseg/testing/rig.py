@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import secrets
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -25,7 +26,14 @@ from groundseg.api.users import UserStore
 from groundseg.gate.authority import Role
 from groundseg.testing.expect import ProcedureError
 
-__all__ = ["Faults", "Rig", "existing_pad", "simulated_pad"]
+__all__ = [
+    "Faults",
+    "Rig",
+    "controller_process",
+    "existing_pad",
+    "hw_sim_process",
+    "simulated_pad",
+]
 
 ACCOUNTS: Mapping[str, frozenset[Role]] = {
     "conductor": frozenset({Role.DIRECTOR, Role.OPERATOR}),
@@ -94,41 +102,76 @@ def simulated_pad(
     start_timeout_s: float = 60.0,
 ) -> Iterator[Rig]:
     """hw_sim and a controller on it, each in its own process; both stopped on exit."""
+    with (
+        hw_sim_process(
+            pad_file, directory, speed=speed, seed=seed, start_timeout_s=start_timeout_s
+        ) as (endpoints, faults),
+        controller_process(
+            pad_file,
+            directory,
+            endpoints=endpoints,
+            speed=speed,
+            stale_periods=stale_periods,
+            start_timeout_s=start_timeout_s,
+        ) as rig,
+    ):
+        yield dataclasses.replace(rig, faults=faults, endpoints=endpoints)
+
+
+@contextlib.contextmanager
+def hw_sim_process(
+    pad_file: Path,
+    directory: Path,
+    *,
+    devices: Sequence[str] = (),
+    speed: float = 1.0,
+    seed: int = 0,
+    start_timeout_s: float = 60.0,
+) -> Iterator[tuple[dict[str, str], Faults]]:
+    """The simulator (every device, or those named): its endpoints and its fault handle."""
+    directory.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "hw_sim", "--pad", str(pad_file),
+        "--speed", str(speed), "--seed", str(seed), "--stop-on-eof",
+    ]  # fmt: skip
+    for device in devices:
+        command += ["--device", device]
+    with _process(command, directory / "hw_sim.log") as sim:
+        assert sim.stdin is not None
+        assert sim.stdout is not None
+        endpoints = _first_line(sim, start_timeout_s, "the simulator")
+        yield {str(k): str(v) for k, v in endpoints.items()}, Faults(sim.stdin, sim.stdout)
+
+
+@contextlib.contextmanager
+def controller_process(
+    pad_file: Path,
+    directory: Path,
+    *,
+    endpoints: Mapping[str, str] | None = None,
+    speed: float = 1.0,
+    stale_periods: float = 3.0,
+    start_timeout_s: float = 60.0,
+) -> Iterator[Rig]:
+    """A controller on the endpoints given (devices the pad marks `simulated` and not
+    given: on a simulator it starts itself), its API on a free port, accounts made for it."""
     directory.mkdir(parents=True, exist_ok=True)
     accounts = {name: secrets.token_urlsafe(12) for name in ACCOUNTS}
     users = directory / "users.json"
     UserStore.with_passwords(
         {name: (accounts[name], roles) for name, roles in ACCOUNTS.items()}
     ).save(users)
-    with contextlib.ExitStack() as stack:
-        sim = stack.enter_context(
-            _process(
-                [
-                    sys.executable, "-m", "hw_sim", "--pad", str(pad_file),
-                    "--speed", str(speed), "--seed", str(seed), "--stop-on-eof",
-                ],
-                directory / "hw_sim.log",
-            )
-        )  # fmt: skip
-        assert sim.stdin is not None
-        assert sim.stdout is not None
-        endpoints = _first_line(sim, start_timeout_s, "the simulator")
-        command = [
-            sys.executable, "-m", "groundseg", "controller", "--pad", str(pad_file),
-            "--state-dir", str(directory / "state"), "--speed", str(speed),
-            "--stale-periods", str(stale_periods),
-            "--api", "127.0.0.1:0", "--users", str(users),
-        ]  # fmt: skip
-        for device, endpoint in endpoints.items():
-            command += ["--endpoint", f"{device}={endpoint}"]
-        controller = stack.enter_context(_process(command, directory / "controller.log"))
+    command = [
+        sys.executable, "-m", "groundseg", "controller", "--pad", str(pad_file),
+        "--state-dir", str(directory / "state"), "--speed", str(speed),
+        "--stale-periods", str(stale_periods),
+        "--api", "127.0.0.1:0", "--users", str(users),
+    ]  # fmt: skip
+    for device, endpoint in (endpoints or {}).items():
+        command += ["--endpoint", f"{device}={endpoint}"]
+    with _process(command, directory / "controller.log") as controller:
         ready = _first_line(controller, start_timeout_s, "the controller")
-        yield Rig(
-            url=str(ready["console"]).rstrip("/"),
-            accounts=accounts,
-            faults=Faults(sim.stdin, sim.stdout),
-            endpoints={str(k): str(v) for k, v in endpoints.items()},
-        )
+        yield Rig(url=str(ready["console"]).rstrip("/"), accounts=accounts)
 
 
 def existing_pad(url: str, accounts: Mapping[str, str]) -> Rig:

@@ -9,18 +9,17 @@ periods allow.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from groundseg.config import PadDefinition, load_pad
 from groundseg.errors import InterlockVetoed
-from groundseg.rules.witness import condition_witness, limit_witness
+from groundseg.rules.witness import condition_witness
 from groundseg.sequencer.machine import StartCount
 from groundseg.sequencer.plan import Interlock, LaunchPlan, Redline, compile_plan
 from groundseg.telemetry.events import Event
+from groundseg.testing.proof import Stimulus, redline_stimulus
 from hw_sim.pad import SimulatedPad
 from tests.conftest import PAD_FILE
 from tests.helpers import eventually
@@ -32,48 +31,10 @@ MARGIN_S = 1.5
 """Scheduling slack on a 2-core machine running the simulator in the same process."""
 
 
-@dataclass(frozen=True)
-class Trigger:
-    faults: tuple[str, ...]
-    within_s: float
-
-
-def redline_trigger(pad: PadDefinition, plan: LaunchPlan, redline: Redline) -> Trigger:
-    """Faults that trip `redline`, and how long its reaction may take."""
-    if redline.stale:
-        channels = [pad.channels[c] for c in redline.stale]
-        devices = sorted({c.device for c in channels})
-        slowest = max(c.period_s for c in channels)
-        return Trigger(tuple(f"dropout:{d}" for d in devices), 3 * slowest + MARGIN_S)
-    if redline.when is not None:
-        values = condition_witness(redline.when, pad, want=True)
-        ids = list(values)
-        slowest = max(pad.channel(c).period_s for c in ids)
-        durations = _for_durations(redline.when.text)
-        return Trigger(
-            tuple(f"stuck:{c}:value={v!r}" for c, v in values.items()),
-            slowest * 2 + durations + MARGIN_S,
-        )
-    if redline.vote is not None:
-        vote = next(v for v in plan.votes if v.group.name == redline.vote)
-        ids = [pad.channels[c].id for c in vote.group.channels]
-    else:
-        assert redline.channel is not None
-        ids = [pad.channels[redline.channel].id]
-    value = limit_witness(pad, ids[0], above=redline.above, below=redline.below)
-    slowest = max(pad.channel(c).period_s for c in ids)
-    return Trigger(
-        tuple(f"stuck:{c}:value={value!r}" for c in ids),
-        slowest * (redline.persistence + 1) + redline.persist_s + MARGIN_S,
-    )
-
-
-def _for_durations(text: str) -> float:
-    """Upper bound of the `for` durations in a condition's text (seconds)."""
-    total = 0.0
-    for number, unit in re.findall(r"\bfor\s+(\d+(?:\.\d+)?)\s*(ms|s|min)\b", text):
-        total += float(number) * {"ms": 0.001, "s": 1.0, "min": 60.0}[unit]
-    return total
+def redline_trigger(pad: PadDefinition, plan: LaunchPlan, redline: Redline) -> Stimulus:
+    """Faults that trip `redline`, and how long its reaction may take (the proof-test
+    campaign's own stimulus)."""
+    return redline_stimulus(pad, plan, redline, margin_s=MARGIN_S)
 
 
 def test_every_rule_in_the_pad_file_has_a_generated_proof() -> None:

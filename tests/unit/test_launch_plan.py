@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from groundseg.config import parse_pad
+from groundseg.config import load_pad, parse_pad
 from groundseg.config.launch_schema import parse_duration, parse_t_time
 from groundseg.errors import ConfigError
 from groundseg.sequencer.plan import LaunchPlan, compile_plan
+from groundseg.testing.proof import plan_stimuli
+from tests.conftest import PAD_FILE
 from tests.unit.test_pad_definition import VALID_PAD
 
 LAUNCH = """
@@ -180,3 +182,21 @@ def test_a_pad_without_a_launch_section_compiles_to_an_empty_plan() -> None:
     plan = compile_plan(parse_pad(VALID_PAD))
     assert plan.steps == ()
     assert plan.redlines == ()
+
+
+def test_every_rule_of_the_shipped_pad_has_a_proof_test_stimulus() -> None:
+    pad = load_pad(PAD_FILE)
+    plan = compile_plan(pad)
+    planned = plan_stimuli(pad, plan)
+    assert {s.rule for s in planned} == {r.id for r in plan.redlines} | {
+        i.id for i in plan.interlocks
+    }
+    assert all(s.faults for s in planned), [(s.rule, s.why) for s in planned if not s.faults]
+    assert next(s for s in planned if s.rule == "plc.link").faults == ("dropout:plc",)
+    meop = next(s for s in planned if s.rule == "ker.s1.ullage.meop")
+    assert [f.rsplit("=", 1)[0] for f in meop.faults] == [
+        f"stuck:ker.s1.ullage_pressure.{x}:value" for x in "abc"
+    ], "the vote's three transmitters"
+    assert all(float(f.rsplit("=", 1)[1]) > 3.0 for f in meop.faults), "past its 3.0 bar"
+    fast_fill = next(s for s in planned if s.rule == "lox.fast_fill.needs_chilldown")
+    assert fast_fill.setup, "an interlock is first brought to permit"
