@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from groundseg.clock import ScaledClock, SystemClock
-from groundseg.config import PadDefinition, load_pad, parse_pad
+from groundseg.config import PadDefinition, load_pad
 from groundseg.errors import InterlockVetoed
 from groundseg.gate.authority import Role, User
 from groundseg.quality import USABLE
@@ -19,31 +19,22 @@ from groundseg.sequencer.countdown import (
     CountdownError,
     CountdownState,
     Hold,
-    Poll,
-    Recycle,
     Resume,
 )
 from groundseg.sequencer.machine import StartCount
 from groundseg.sequencer.plan import Redline, compile_plan
-from groundseg.simulator import SimulatorHandle, simulator
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.bus import Overflow
 from hw_sim.pad import SimulatedPad
 from tests.conftest import PAD_FILE
 from tests.helpers import eventually
 from tests.integration.launch_rig import (
-    TOLERANT_PERIODS,
     Launch,
     launch_controller,
-    tolerant_pad_text,
 )
 
 PLAN = compile_plan(load_pad(PAD_FILE))
 FAST = 600.0
-WHOLE_COUNT = 300.0
-"""The whole count from T-6 h: at 600x a two-core machine as slow as some of ours reacts late
-to the plant (tanks overfill, links go stale); 300x keeps the physics and the links honest."""
-TERMINAL = 60.0
 DIRECTOR = User(name="korolev", roles=frozenset({Role.DIRECTOR, Role.OPERATOR}))
 
 
@@ -52,14 +43,6 @@ def redline(where: str) -> Redline:
     found = [r for r in PLAN.redlines if where in r.id]
     assert found, f"the shipped pad has no redline matching {where!r}"
     return found[0]
-
-
-async def slow_down(launch: Launch, sim: SimulatorHandle, speed: float) -> None:
-    """Plant and count clock to another speed together (for the terminal minutes)."""
-    await sim.control(f"speed {speed:g}")
-    clock = launch.controller.count_clock
-    assert isinstance(clock, ScaledClock)
-    clock.set_speed(speed)
 
 
 async def start_fast_fill(launch: Launch) -> None:
@@ -332,68 +315,6 @@ async def test_safing_cut_off_by_a_controller_stop_runs_again_after_the_restart(
             assert launch.state is CountdownState.ABORTED
             assert sim.signal("lox.pump.running") == 0.0
             assert sim.signal("lox.fast_fill_valve.position") < 2.0
-
-
-async def test_recycle_from_t_minus_1_min_to_t_minus_10_min_runs_the_terminal_count_again(
-    pad: PadDefinition, tmp_path: Path
-) -> None:
-    pad_file = tmp_path / "pad.toml"
-    pad_file.write_text(tolerant_pad_text(PAD_FILE.read_text()))
-    tolerant = parse_pad(pad_file.read_text(), source=str(pad_file))
-    async with (
-        simulator(pad_file, speed=WHOLE_COUNT, seed=5) as sim,
-        launch_controller(
-            tolerant,
-            sim.endpoints,
-            tmp_path / "state",
-            count_speed=WHOLE_COUNT,
-            stale_periods=TOLERANT_PERIODS,
-        ) as launch,
-    ):
-        await launch.wait_fresh(within=15.0)
-        launch.runner.request(StartCount(by="director"))
-        await launch.wait_state(CountdownState.POLLING, within=90.0)
-        launch.runner.request(Poll(go=True, by="director"))
-        await eventually(lambda: launch.t() >= -660.0, within=10.0, what="T-11 min")
-        await slow_down(launch, sim, TERMINAL)
-        await eventually(lambda: launch.t() >= -75.0, within=15.0, what="T-1 min 15 s")
-        launch.runner.request(Hold(reason="anomaly", by="director"))
-        # A step command already on its way (the mast retracting) finishes in the hold; the
-        # recycled count's commands are counted from after it.
-        await eventually(
-            lambda: (
-                launch.sequencer.snapshot(launch.controller.count_clock.monotonic()).in_flight
-                is None
-            ),
-            within=10.0,
-            what="no command in flight in the hold",
-        )
-        verified_before = len(launch.verified())
-        launch.runner.request(Recycle(to_t_s=-600.0, by="director"))
-        assert launch.state is CountdownState.HOLDING
-        assert launch.t() == pytest.approx(-600.0)
-        assert launch.sequencer.current_step is not None
-        assert launch.sequencer.current_step.id == "terminal.replenish_stop"
-        launch.runner.request(Resume(by="director"))
-        recycled_at = len(launch.events)
-        await eventually(
-            lambda: any(
-                e.kind == "sequence.step_done" and "terminal.internal_power" in e.message
-                for e in launch.events[recycled_at:]
-            ),
-            within=10.0,
-            what="the terminal count's first steps done again",
-            seen=lambda: (launch.state, launch.t(), [e.message for e in launch.events[-6:]]),
-        )
-        again = launch.verified()[verified_before:]
-        state_now: CountdownState = launch.state
-        assert again[:4] == [
-            "lox.replenish_valve.close",
-            "lox.s1.fill_valve.close",
-            "lox.s2.fill_valve.close",
-            "lox.storage.outlet_valve.close",
-        ]
-        assert state_now is CountdownState.COUNTING
 
 
 async def test_resume_after_the_window_closed_is_refused_and_the_count_scrubs(

@@ -1,9 +1,11 @@
 """The full Soyuz-5 count from T-6 h against the simulated pad, in accelerated time, with a
 fault: the stage-1 kerosene ullage transmitters stick over the MEOP redline during
-loading, the count holds, the fault clears and the director resumes. Every step's commands
-written and verified in the declared order, the built-in hold with its GO poll, T-0 with
-the ignition command received by the vehicle, in about a minute and a half. Then the
-analyst's re-runs over the journal: the same alarms, the same holds at the same T-times.
+loading, the count holds, the fault clears and the director resumes; the built-in hold
+with its GO poll; an anomaly in the terminal count, a hold and a recycle to T-10 min, the
+terminal count again; T-0 with the ignition command received by the vehicle. Every step's
+commands written and verified in the declared order, in about a minute and a half. Then
+the analyst's re-runs over the journal: the same alarms, the same holds at the same
+T-times.
 
 The plant and the count run 300 times faster than real time until the terminal count,
 then 60 times: links keep real time, and the terminal minutes hold two dozen verified
@@ -15,12 +17,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from groundseg.clock import ScaledClock
 from groundseg.config import PadDefinition, parse_pad
 from groundseg.journal.reader import JournalReader
 from groundseg.replay.rerun import contexts_from_events, rerun
 from groundseg.replay.resequence import resequence
-from groundseg.sequencer.countdown import CountdownState, Poll, Resume
+from groundseg.sequencer.countdown import CountdownState, Hold, Poll, Recycle, Resume
 from groundseg.sequencer.machine import StartCount
 from groundseg.sequencer.plan import compile_plan
 from groundseg.simulator import simulator
@@ -41,6 +45,8 @@ FAST = 300.0
 """At 600x a two-core machine as slow as some of ours reacts late to the plant (tanks
 overfill, links go stale); 300x keeps the physics and the links honest."""
 TERMINAL = 60.0
+RECYCLED_TO = "terminal.replenish_stop"
+"""The step at T-10 min, where the anomaly's recycle takes the count back to."""
 
 
 async def test_a_count_with_a_fault_holds_resumes_and_reaches_t0_and_replays_the_same(
@@ -51,6 +57,8 @@ async def test_a_count_with_a_fault_holds_resumes_and_reaches_t0_and_replays_the
     pad = parse_pad(pad_file.read_text(), source=str(pad_file))
     plan = compile_plan(pad)
     expected = [c.command for step in plan.steps for c in (*step.commands, *step.on_complete)]
+    step = next(s for s in plan.steps if s.id == RECYCLED_TO)
+    recycled = [c.command for c in (*step.commands, *step.on_complete)]
     async with (
         simulator(pad_file, speed=FAST, seed=5) as sim,
         launch_controller(
@@ -78,7 +86,24 @@ async def test_a_count_with_a_fault_holds_resumes_and_reaches_t0_and_replays_the
         clock = launch.controller.count_clock
         assert isinstance(clock, ScaledClock)
         clock.set_speed(TERMINAL)
-        await launch.wait_state(CountdownState.LAUNCHED, within=20.0)
+        # An anomaly at T-5 min (between two steps, so that the re-run, which takes the
+        # request at its recorded time, meets it between the same two): hold, recycle to
+        # T-10 min, run the terminal count again.
+        await eventually(lambda: launch.t() >= -300.0, within=15.0, what="T-5 min")
+        launch.runner.request(Hold(reason="anomaly", by="director"))
+        await eventually(
+            lambda: launch.sequencer.snapshot(clock.monotonic()).in_flight is None,
+            within=10.0,
+            what="no command in flight in the hold",
+        )
+        launch.runner.request(Recycle(to_t_s=-600.0, by="director"))
+        assert launch.state is CountdownState.HOLDING
+        assert launch.t() == pytest.approx(-600.0)
+        assert launch.sequencer.current_step is not None
+        assert launch.sequencer.current_step.id == RECYCLED_TO
+        recycled_at = len(launch.events)
+        launch.runner.request(Resume(by="director"))
+        await launch.wait_state(CountdownState.LAUNCHED, within=40.0)
         await launch.wait_event(
             "command.verified",
             within=5.0,
@@ -87,7 +112,9 @@ async def test_a_count_with_a_fault_holds_resumes_and_reaches_t0_and_replays_the
         elapsed = time.monotonic() - started
         fired = await sim.control("signal umb.vehicle.ignition.fired")
     holds = [e for e in launch.events if e.kind == "countdown.hold"]
-    assert [e.fields.get("by") for e in holds] == [RULE, "countdown"], [e.message for e in holds]
+    assert [e.fields.get("by") for e in holds] == [RULE, "countdown", "director"], [
+        e.message for e in holds
+    ]
     issued = [
         (str(e.fields["command"]), str(e.fields.get("purpose", "")))
         for e in launch.events
@@ -95,12 +122,21 @@ async def test_a_count_with_a_fault_holds_resumes_and_reaches_t0_and_replays_the
     ]
     reaction = [command for command, purpose in issued if purpose == f"reaction:{RULE}"]
     assert reaction, "the redline's reaction was sent"
-    assert [command for command, purpose in issued if purpose.startswith("step:")] == expected
+    steps_sent = [command for command, purpose in issued if purpose.startswith("step:")]
+    sent_again = [
+        str(e.fields["command"])
+        for e in launch.events[recycled_at:]
+        if e.kind == "command.issued" and str(e.fields.get("purpose", "")).startswith("step:")
+    ]
+    first = steps_sent[: len(steps_sent) - len(sent_again)]
+    assert first == expected[: len(first)], "the count up to the anomaly, in order"
+    assert sent_again == expected[expected.index(recycled[0]) :], "again from T-10 min to T-0"
+    assert sent_again[:4] == recycled[:4]
     assert sorted(launch.verified()) == sorted(command for command, _ in issued)
     assert launch.first("command.verify_timeout") is None
     assert launch.first("command.vetoed") is None
     assert fired["value"] == 1.0
-    assert elapsed < 120.0
+    assert elapsed < 150.0
 
     # The whole automation re-run over this count's journal decides it again: every
     # countdown and sequence decision at the same T-time, the same commands in order,
