@@ -37,7 +37,7 @@ __all__ = [
 
 ACCOUNTS: Mapping[str, frozenset[Role]] = {
     "conductor": frozenset({Role.DIRECTOR, Role.OPERATOR}),
-    "approver": frozenset({Role.SAFETY, Role.OPERATOR}),
+    "approver": frozenset({Role.DIRECTOR, Role.SAFETY}),
 }
 """The run's accounts: a test conductor, and a second person for two-person commands."""
 

@@ -103,3 +103,17 @@ async def test_what_the_pad_does_not_have_is_named_before_anything_is_sent(
     with pytest.raises(ProcedureError, match=r"no command 'lox\.teleport'"):
         await bench.send("lox.teleport")
     assert len(bench.sent) == before
+
+
+async def test_a_two_person_command_is_armed_approved_by_the_second_account_and_executed(
+    bench: Bench,
+) -> None:
+    mark = bench.mark()
+    await bench.send_and_assert(
+        "umb.vehicle.ignition.arm", expect="umb.vehicle.ignition.armed == ARMED", within=10
+    )
+    approved = await bench.await_event("command.approved", within=5, after=mark)
+    assert approved["message"] == "umb.vehicle.ignition.arm approved by approver"
+    await bench.send_and_assert(
+        "umb.vehicle.ignition.safe", expect="umb.vehicle.ignition.armed == SAFE", within=10
+    )
