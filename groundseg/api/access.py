@@ -46,6 +46,7 @@ ACCESS = MappingProxyType(
         "countdown_poll": frozenset({DIRECTOR}),
         # pad commands (the gate then applies the command's own policy)
         "command_send": _COMMANDERS,
+        "command_check": ANYONE,
         "command_arm": frozenset({OPERATOR, DIRECTOR}),
         "arming_approve": frozenset({OPERATOR, DIRECTOR, SAFETY}),
         "arming_execute": frozenset({OPERATOR, DIRECTOR}),

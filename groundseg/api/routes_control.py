@@ -152,6 +152,26 @@ async def command_send(
     }
 
 
+@router.get("/commands/{command}/check", operation_id="command_check", tags=["commands"])
+async def command_check(
+    command: CommandId,
+    api: Api,
+    caller: Annotated[Session, Depends(allow("command_check"))],
+) -> JSON:
+    """Whether the command's interlocks permit it now, and which withhold it and why.
+    Nothing is sent: a bench proves its interlocks with this without risking an actuation."""
+    _known(api, command)
+    runner = api.live().runner
+    vetoes = runner.monitor.vetoes(command, round(runner.clock.monotonic() * 1e9))
+    return {
+        "command": command,
+        "permitted": not vetoes,
+        "vetoes": [
+            {"interlock": v.interlock, "reason": v.reason, "truth": v.truth.name} for v in vetoes
+        ],
+    }
+
+
 @router.post("/commands/{command}/arm", operation_id="command_arm", tags=["commands"])
 async def command_arm(
     command: CommandId,

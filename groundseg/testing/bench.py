@@ -251,6 +251,39 @@ class Bench:
             ) from None
         return seen
 
+    async def assert_telemetry_count(
+        self,
+        condition: str,
+        *,
+        during: float,
+        count: int | None = None,
+        at_least: int = 0,
+        at_most: int | None = None,
+    ) -> int:
+        """Watch `during` seconds and count the times the condition became TRUE (a valve
+        that opened twice: 2). Fails as soon as `at_most` is exceeded."""
+        parsed = self.expectation(condition)
+        low, high = (count, count) if count is not None else (at_least, at_most)
+        started_ns = self.now_ns
+        was = parsed.evaluate(self.latest, self.now_ns) is Truth.TRUE
+        became = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(during):
+                while high is None or became <= high:
+                    await self._next_change()
+                    now = parsed.evaluate(self.latest, self.now_ns) is Truth.TRUE
+                    became += now and not was
+                    was = now
+        if became < low or (high is not None and became > high):
+            most = high if high is not None else "any"
+            wanted = f"exactly {low}" if low == high else f"{low} to {most}"
+            raise ExpectationFailed(
+                expected=f"{condition} to come true {wanted} times in {during:g} s",
+                seen=f"  {became} times; now:\n" + seen_text(parsed, self.latest, self.now_ns),
+                when=f"counted from {clock_text(started_ns)} to {clock_text(self.now_ns)}",
+            )
+        return became
+
     # -- commands --------------------------------------------------------------------------
 
     async def send(self, command: str, argument: float | None = None) -> Sent:
@@ -279,6 +312,14 @@ class Bench:
         shown = command if argument is None else f"{command}({argument:g})"
         self.note(f"sent {shown}: verified by readback in {sent.verified_after_s:.3f} s")
         return sent
+
+    async def check(self, command: str) -> list[dict[str, Any]]:
+        """The interlocks withholding the command now (empty: permitted); nothing is sent."""
+        if command not in self.commands:
+            raise ProcedureError(f"the pad has no command {command!r}")
+        answer = await self._http.get(f"/api/commands/{command}/check")
+        vetoes: list[dict[str, Any]] = answer.raise_for_status().json()["vetoes"]
+        return vetoes
 
     async def send_and_assert(
         self, command: str, *, expect: str, within: float, argument: float | None = None

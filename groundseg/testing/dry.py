@@ -98,6 +98,19 @@ class DryBench:
         self.note(f"would count events {kind} for {during:g} s")
         return []
 
+    async def assert_telemetry_count(
+        self,
+        condition: str,
+        *,
+        during: float,
+        count: int | None = None,
+        at_least: int = 0,
+        at_most: int | None = None,
+    ) -> int:
+        self.expectation(condition)
+        self.note(f"would count the times {condition} comes true in {during:g} s")
+        return count if count is not None else at_least
+
 
 class DryFaults:
     """Fault injection noted, not made."""

@@ -7,6 +7,10 @@ freshness rule's device silenced, an interlock's permit made false), and the tim
 injection to the automation's reaction is measured: the redline's trip, or the interlock's
 veto. The faults are cleared and the pad settles before the next rule.
 
+On a bench (`run_bench_campaign`) nothing is injected and nothing is sent: an interlock
+withholding its command now is proven by the controller's own check of it, and the rest
+are listed with the stimulus to apply at the bench by hand.
+
 The automation here is the controller's own monitor, fed by the real drivers over the
 simulator's real sockets and ptys, so the reaction time is sensor to decision: the poll,
 the decode, persistence and `for` timers, the vote. A rule with no stimulus the simulator
@@ -31,6 +35,7 @@ from groundseg.sequencer.monitor import Finding, Monitor
 from groundseg.sequencer.plan import Interlock, LaunchPlan, Redline, compile_plan
 from groundseg.simulator import SimulatorHandle, simulator
 from groundseg.telemetry.batch import SampleBatch
+from groundseg.testing.bench import Bench
 
 __all__ = [
     "ProofResult",
@@ -39,6 +44,7 @@ __all__ = [
     "interlock_stimulus",
     "plan_stimuli",
     "redline_stimulus",
+    "run_bench_campaign",
     "run_campaign",
 ]
 
@@ -299,3 +305,59 @@ async def _prove(
         return outcome("fail", f"no reaction within {planned.within_s:g} s")
     note = "vetoed" if planned.kind == "interlock" else "tripped"
     return outcome("pass", note, round((reacted_at[0] - started) / 1e6, 1))
+
+
+async def run_bench_campaign(
+    url: str,
+    pad: PadDefinition,
+    *,
+    user: str,
+    password: str,
+    progress: Callable[[ProofResult], None] | None = None,
+) -> list[ProofResult]:
+    """The safe subset on a bench's controller: nothing is injected and nothing is sent.
+    An interlock withholding its command now is proven by the controller's own check; one
+    permitting it, and every redline, is listed with the stimulus to apply at the bench."""
+    plan = compile_plan(pad)
+    results: list[ProofResult] = []
+    async with Bench.connect(url, user=user, password=password) as bench:
+        for planned in plan_stimuli(pad, plan):
+            to_apply = "; ".join(_instruction(f) for f in planned.faults) or planned.why
+            if planned.kind == "redline":
+                result = ProofResult(
+                    rule=planned.rule,
+                    kind=planned.kind,
+                    result="not testable",
+                    reaction_ms=None,
+                    stimulus=to_apply,
+                    note="a bench has no fault injection: apply the stimulus and watch the trip",
+                )
+            else:
+                interlock = next(i for i in plan.interlocks if i.id == planned.rule)
+                command = min(interlock.commands)
+                started = time.monotonic_ns()
+                mine = [v for v in await bench.check(command) if v["interlock"] == planned.rule]
+                answered_ms = round((time.monotonic_ns() - started) / 1e6, 1)
+                result = ProofResult(
+                    rule=planned.rule,
+                    kind=planned.kind,
+                    result="pass" if mine else "not testable",
+                    reaction_ms=answered_ms if mine else None,
+                    stimulus="none: the bench as it is" if mine else to_apply,
+                    note=f"withholds {command} now: {mine[0]['reason']}"
+                    if mine
+                    else f"permits {command} now (sending it would actuate): apply the stimulus",
+                )
+            results.append(result)
+            if progress is not None:
+                progress(result)
+    return results
+
+
+def _instruction(fault: str) -> str:
+    """A fault spec as what to do at a bench: `ch = v`, or a device silenced."""
+    kind, _, rest = fault.partition(":")
+    if kind == "stuck":
+        channel, _, value = rest.partition(":value=")
+        return f"{channel} = {value}"
+    return f"{rest} silent" if kind == "dropout" else fault

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from groundseg.config import load_pad
 from groundseg.sequencer.plan import compile_plan
+from groundseg.testing import simulated_pad
 from tests.conftest import PAD_FILE, ROOT
+from tests.integration.test_procedures import writable
 
 
 def test_the_proof_test_report_lists_every_rule_with_a_result(tmp_path: Path) -> None:
@@ -41,3 +44,35 @@ def test_the_proof_test_report_lists_every_rule_with_a_result(tmp_path: Path) ->
     assert f"{len(rules)} of {len(rules)} rules passed" in page
     for rule_id in rules:
         assert f"<td>{rule_id}</td>" in page
+
+
+def test_on_a_bench_the_safe_subset_proves_withheld_interlocks_and_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    """A controller on hw_sim stands in for a bench's: interlocks withholding their command
+    at rest are proven by the controller's check, the rest listed with what to apply, and
+    no register changes."""
+    with simulated_pad(PAD_FILE, tmp_path / "rig") as rig:
+        before = writable(rig.endpoints["plc"])
+        done = subprocess.run(
+            [
+                sys.executable, "-m", "groundseg", "proof-test", "--pad", str(PAD_FILE),
+                "--target", "bench", "--url", rig.url, "--user", "conductor",
+                "--out", str(tmp_path / "out"),
+            ],
+            capture_output=True, text=True, timeout=300, cwd=ROOT, check=False,
+            env={**os.environ, "GROUNDSEG_PASSWORD": rig.accounts["conductor"]},
+        )  # fmt: skip
+        assert writable(rig.endpoints["plc"]) == before, "nothing was sent"
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((tmp_path / "out" / "proof-test.json").read_text())
+    rules = {r["rule"]: r for r in report["rules"]}
+    plan = compile_plan(load_pad(PAD_FILE))
+    assert set(rules) == {r.id for r in plan.redlines} | {i.id for i in plan.interlocks}
+    chilldown = rules["lox.fast_fill.needs_chilldown"]
+    assert chilldown["result"] == "pass", chilldown
+    assert chilldown["note"].startswith("withholds lox.fast_fill_valve.open now: ")
+    meop = rules["ker.s1.ullage.meop"]
+    assert meop["result"] == "not testable"
+    assert meop["stimulus"].startswith("ker.s1.ullage_pressure.a = ")
+    assert "safe subset" in report["head"]["target"]

@@ -3,6 +3,8 @@ through its operator API as a bench procedure drives it, and its failure message
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from groundseg.testing import Bench, CommandFailed, ExpectationFailed, Faults, ProcedureError
@@ -117,3 +119,23 @@ async def test_a_two_person_command_is_armed_approved_by_the_second_account_and_
     await bench.send_and_assert(
         "umb.vehicle.ignition.safe", expect="umb.vehicle.ignition.armed == SAFE", within=10
     )
+
+
+async def test_telemetry_is_counted_by_the_times_a_condition_comes_true(bench: Bench) -> None:
+    await closed(bench)
+
+    async def open_and_close_twice() -> None:
+        for _ in range(2):
+            await bench.send_and_assert(f"{VALVE}.open", expect=OPENED, within=10)
+            await closed(bench)
+
+    async with asyncio.TaskGroup() as tasks:
+        counted = tasks.create_task(bench.assert_telemetry_count(OPENED, count=2, during=8))
+        tasks.create_task(open_and_close_twice())
+    assert counted.result() == 2
+    counting = asyncio.ensure_future(bench.assert_telemetry_count(OPENED, at_most=0, during=10))
+    await bench.send(f"{VALVE}.open")
+    with pytest.raises(ExpectationFailed) as failed:
+        await counting  # fails as soon as the valve shows open, not after 10 s
+    assert f"expected {OPENED} to come true exactly 0 times in 10 s" in str(failed.value)
+    await closed(bench)
