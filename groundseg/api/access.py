@@ -34,6 +34,7 @@ ACCESS = MappingProxyType(
         "alarms": ANYONE,
         "events": ANYONE,
         "permissives": ANYONE,
+        "interlocks_check": ANYONE,
         "stream": ANYONE,
         "audit": frozenset({DIRECTOR, SAFETY, ADMIN}),
         # the countdown
@@ -46,7 +47,6 @@ ACCESS = MappingProxyType(
         "countdown_poll": frozenset({DIRECTOR}),
         # pad commands (the gate then applies the command's own policy)
         "command_send": _COMMANDERS,
-        "command_check": ANYONE,
         "command_arm": frozenset({OPERATOR, DIRECTOR}),
         "arming_approve": frozenset({OPERATOR, DIRECTOR, SAFETY}),
         "arming_execute": frozenset({OPERATOR, DIRECTOR}),

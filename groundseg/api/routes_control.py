@@ -152,11 +152,11 @@ async def command_send(
     }
 
 
-@router.get("/commands/{command}/check", operation_id="command_check", tags=["commands"])
+@router.get("/commands/{command}/check", operation_id="interlocks_check", tags=["commands"])
 async def command_check(
     command: CommandId,
     api: Api,
-    caller: Annotated[Session, Depends(allow("command_check"))],
+    caller: Annotated[Session, Depends(allow("interlocks_check"))],
 ) -> JSON:
     """Whether the command's interlocks permit it now, and which withhold it and why.
     Nothing is sent: a bench proves its interlocks with this without risking an actuation."""

@@ -35,7 +35,7 @@ REQUESTS: dict[str, tuple[str, str, dict[str, object] | None]] = {
     "countdown_poll": ("POST", "/api/countdown/poll", {"go": True}),
     "command_send": ("POST", "/api/commands/lox.s1.set_press_setpoint", {"argument": 2.4}),
     "command_arm": ("POST", "/api/commands/umb.mast.retract/arm", {}),
-    "command_check": ("GET", "/api/commands/lox.fast_fill_valve.open/check", None),
+    "interlocks_check": ("GET", "/api/commands/lox.fast_fill_valve.open/check", None),
     "arming_approve": ("POST", "/api/armings/no-such-token/approve", {}),
     "arming_execute": ("POST", "/api/armings/no-such-token/execute", {}),
     "arming_disarm": ("POST", "/api/armings/no-such-token/disarm", {}),
