@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from groundseg.errors import GroundsegError
 from groundseg.quality import Quality
-from groundseg.rules.conditions import Condition, Truth, parse_condition
+from groundseg.rules.conditions import Condition, parse_condition
 
 __all__ = [
     "ChannelTable",
@@ -120,10 +120,6 @@ def expectation(text: str, table: ChannelTable) -> Condition:
         raise
     except GroundsegError as exc:
         raise ProcedureError(f"expectation {text!r}: {exc}") from None
-
-
-def truth(condition: Condition, latest: Latest, now_ns: int) -> Truth:
-    return condition.evaluate(latest, now_ns)
 
 
 def seen_text(condition: Condition, latest: Latest, now_ns: int) -> str:

@@ -103,7 +103,7 @@ def groundseg_rig(
 
 
 @pytest.fixture(scope="session")
-def groundseg_tokens(request: pytest.FixtureRequest, groundseg_rig: Rig) -> dict[str, str]:
+def groundseg_tokens(groundseg_rig: Rig) -> dict[str, str]:
     """One session per account for the whole run: the controller limits logins."""
 
     tokens = {}
