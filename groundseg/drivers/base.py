@@ -390,8 +390,11 @@ up); waking half a millisecond early centres cycle starts on their schedule."""
 async def poll_on_schedule(
     clock: Clock, period_s: float, cycle: Callable[[], Awaitable[None]], core: DriverCore
 ) -> None:
-    """Run `cycle` every `period_s` on an absolute schedule (no drift); skip, and count,
-    the cycles a slow one overran."""
+    """Run `cycle` every `period_s` on an absolute schedule (no drift). A cycle that overran
+    its period is followed at once, and the schedule goes on from there: its data is already
+    late, and waiting for the next slot would age every channel by up to one more period
+    (two slow cycles in a row would then stale a link that is only slow). The slots it ran
+    into are counted as overruns."""
     next_start = clock.monotonic()
     while True:
         await clock.sleep_until(next_start - TIMER_EARLY_S)
@@ -405,6 +408,5 @@ async def poll_on_schedule(
         next_start += period_s
         now = clock.monotonic()
         if next_start < now:
-            missed = int((now - next_start) // period_s) + 1
-            core.counters.overruns += missed
-            next_start += missed * period_s
+            core.counters.overruns += int((now - next_start) // period_s) + 1
+            next_start = now

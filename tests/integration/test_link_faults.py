@@ -111,6 +111,11 @@ async def test_gas_panel_corruption_is_rejected_counted_and_never_decoded(
             _wrong_values(rig, sim, pad, since, [c.id for c in pad.channels_of("gas_panel")]) == []
         )
         await sim.clear(fault)
+        # One request is in flight at a time: once a good reply is in, every later one was
+        # framed after the fault cleared.
+        await rig.wait_updates(
+            "gn2.supply.pressure.a", rig.updates("gn2.supply.pressure.a") + 1, within=3.0
+        )
         bad = driver.statistics().bad_frames
         await rig.wait_quality(GAS_FAST, Quality.GOOD, within=3.0)
         await rig.wait_updates(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from types import SimpleNamespace
 from typing import Any
 
-from groundseg.clock import SystemClock
+from groundseg.clock import ManualClock, SystemClock
 from groundseg.drivers.base import poll_on_schedule
 
 
@@ -58,3 +59,36 @@ async def test_cycles_run_on_schedule_until_cancelled() -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await loop
     assert core.counters.cycles >= 3
+
+
+async def test_a_cycle_that_overran_is_followed_at_once_and_counted() -> None:
+    """Waiting for the next slot would age the data by another period; the schedule goes on
+    from the late start."""
+    clock = ManualClock()
+    core = _core()
+    starts: list[float] = []
+    durations = iter([0.0, 0.15, 0.0, 0.0])
+    ran = asyncio.Event()
+
+    async def cycle() -> None:
+        starts.append(clock.monotonic())
+        took = next(durations, None)
+        if took is None:
+            ran.set()
+            await asyncio.Event().wait()  # the cycles under test are done
+        elif took:
+            clock.advance(took)
+
+    loop = asyncio.create_task(poll_on_schedule(clock, 0.1, cycle, core))
+    for _ in range(20):  # time moves in half periods, once the loop has done what it can
+        for _ in range(10):
+            await asyncio.sleep(0)
+        if ran.is_set():
+            break
+        clock.advance(0.05)
+    loop.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await loop
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(starts)]
+    assert gaps == [0.1, 0.15, 0.1, 0.1], gaps
+    assert core.counters.overruns == 1

@@ -125,9 +125,10 @@ export class Synoptic {
       this.padStrip(LANES_H + 20, size.width);
     } else {
       const y = LANES_H + 8;
-      this.umbilicalBlock(16, y, 444, 2);
-      this.gn2Block(470, y, 380, 2);
-      ({ supply } = this.gheBlock(880, y, 240, "right"));
+      // GN2 gets the width its two columns of name, valve and flow need (S1 ENGINE BAY).
+      this.umbilicalBlock(16, y, 432, 2);
+      this.gn2Block(458, y, 414, 2);
+      ({ supply } = this.gheBlock(886, y, 234, "right"));
       this.padStrip(LANES_H + BAND_H + 20, size.width);
     }
     this.gheHeader(supply);
