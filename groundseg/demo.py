@@ -171,6 +171,8 @@ def _greet(controller: Controller, args: argparse.Namespace) -> None:
         f"  console:  {url}\n"
         f"  log in:   director / director-demo  (also {others}; password <name>-demo)\n"
         f"  MQTT:     127.0.0.1:{controller.mqtt_port}  topics {controller.topics.base}/#\n"
+        f"  polls:    a built-in hold ends with a GO/NO-GO poll; answer it as director "
+        f"(Poll GO) before the launch window closes, or the count scrubs\n"
         f"  Ctrl-C stops everything",
         flush=True,
     )
