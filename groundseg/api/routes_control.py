@@ -28,7 +28,15 @@ from groundseg.api.schemas import (
     StartRequest,
 )
 from groundseg.api.sessions import Session
-from groundseg.sequencer.countdown import Abort, Hold, Poll, Recycle, Resume, Scrub
+from groundseg.sequencer.countdown import (
+    Abort,
+    CountdownState,
+    Hold,
+    Poll,
+    Recycle,
+    Resume,
+    Scrub,
+)
 from groundseg.sequencer.machine import Operator, StartCount
 
 __all__ = ["router"]
@@ -122,7 +130,15 @@ async def countdown_abort(
 async def countdown_poll(
     body: PollAnswer, api: Api, caller: Annotated[Session, Depends(allow("countdown_poll"))]
 ) -> JSON:
-    request = Poll(go=body.go, by=caller.user.name, no_go=tuple(body.no_go))
+    no_go = tuple(body.no_go)
+    countdown = api.live().runner.sequencer.countdown
+    # Checked before the audit record: a misnamed station is a typing error, not an answer.
+    if countdown.state is CountdownState.POLLING and (
+        problem := countdown.poll_answer_problem(body.go, no_go)
+    ):
+        field = f"body.no_go: {problem}"
+        raise ApiError(422, "invalid", field, fields=[field])
+    request = Poll(go=body.go, by=caller.user.name, no_go=no_go)
     return _countdown(api, caller, "poll", request, body.model_dump(), stop=False)
 
 

@@ -65,7 +65,10 @@ def pad_view(pad: PadDefinition, plan: LaunchPlan, authority: Authority) -> dict
             {"id": s.id, "at_t_s": s.at_t_s, "phase": s.phase, "description": s.description}
             for s in plan.steps
         ],
-        "holds": [{"t_s": h.t_s, "duration_s": h.duration_s} for h in plan.countdown.holds],
+        "holds": [
+            {"t_s": h.t_s, "duration_s": h.duration_s, "poll": list(h.poll)}
+            for h in plan.countdown.holds
+        ],
         "recycle_points": list(plan.countdown.recycle_points),
     }
 

@@ -24,7 +24,12 @@ from influxdb_client.rest import ApiException
 
 from groundseg.errors import GroundsegError
 
-__all__ = ["InfluxV1Sink", "InfluxV2Sink", "Sink", "SinkError"]
+__all__ = ["CONNECTIONS", "InfluxV1Sink", "InfluxV2Sink", "Sink", "SinkError"]
+
+CONNECTIONS = 8
+"""Connections a sink keeps open: the ingest writes `parallel_writes` parts of a batch at
+once and builds the next batch's while they are in flight. With fewer kept than written at
+once, each write beyond them opens a new connection and drops it after."""
 
 
 class SinkError(GroundsegError):
@@ -92,7 +97,9 @@ class InfluxV1Sink:
         if username is not None:
             headers |= urllib3.make_headers(basic_auth=f"{username}:{password or ''}")
         self._headers = headers
-        self._http = urllib3.PoolManager(timeout=urllib3.Timeout(total=timeout_s), retries=False)
+        self._http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(total=timeout_s), retries=False, maxsize=CONNECTIONS
+        )
 
     def write(self, lines: str) -> None:
         query = "&".join(f"{k}={v}" for k, v in self._fields.items())
@@ -138,6 +145,7 @@ class InfluxV2Sink:
             timeout=int(timeout_s * 1000),
             retries=False,
             enable_gzip=not _loopback(url),
+            connection_pool_maxsize=CONNECTIONS,
         )
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
 

@@ -161,6 +161,7 @@ class LaunchRunner:
             if countdown.window_close != float("inf")
             else None,
             "hold_reason": countdown.hold_reason,
+            "poll": list(countdown.poll_stations),
             "phase": self.sequencer.phase,
             "step": step.id if step else None,
             "step_status": self.sequencer.step_status.value,

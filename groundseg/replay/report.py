@@ -17,6 +17,7 @@ import numpy as np
 
 from groundseg.errors import GroundsegError
 from groundseg.replay.facts import CampaignFacts, Curve
+from groundseg.sequencer.countdown import t_text
 
 __all__ = ["ReportError", "render_html", "write_pdf"]
 
@@ -47,11 +48,7 @@ def _when(time_ns: int) -> str:
 
 
 def _t(t_s: float | None) -> str:
-    if t_s is None:
-        return ""
-    sign = "-" if t_s < 0 else "+"
-    seconds = round(abs(t_s))
-    return f"T{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return "" if t_s is None else t_text(t_s)
 
 
 def _e(text: object) -> str:

@@ -44,7 +44,15 @@ __all__ = [
     "Scrub",
     "Start",
     "Timer",
+    "t_text",
 ]
+
+
+def t_text(t_s: float) -> str:
+    """A T-clock reading as operators read it: T-00:40:00, T+00:00:12."""
+    sign = "-" if t_s < 0 else "+"
+    seconds = round(abs(t_s))
+    return f"T{sign}{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 class CountdownError(GroundsegError):
@@ -75,12 +83,16 @@ class BuiltInHold:
     """Where the T-clock stops (negative: before T-0)."""
     duration_s: float
     """How long the hold lasts before its GO/NO-GO poll."""
+    poll: tuple[str, ...] = ()
+    """The stations that answer the poll; a NO-GO names some of them (empty: any names)."""
 
     def __post_init__(self) -> None:
         if self.t_s >= 0:
             raise ValueError(f"a built-in hold must come before T-0, got T{self.t_s:+g} s")
         if self.duration_s <= 0:
             raise ValueError(f"built-in hold at T{self.t_s:+g} s: duration must be positive")
+        if len(set(self.poll)) != len(self.poll) or not all(self.poll):
+            raise ValueError(f"built-in hold at T{self.t_s:+g} s: poll stations must be named once")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -317,6 +329,8 @@ class Countdown:
 
     def _poll(self, event: Event, now: float) -> list[Notice]:
         assert isinstance(event, Poll)
+        if problem := self.poll_answer_problem(event.go, event.no_go):
+            raise CountdownError(self.state, event, problem)
         if not event.go:
             self.state = CountdownState.HOLDING
             self.hold_reason = "NO-GO: " + ", ".join(event.no_go or ("unspecified",))
@@ -330,9 +344,9 @@ class Countdown:
     def _recycle(self, event: Event, now: float) -> list[Notice]:
         assert isinstance(event, Recycle)
         if event.to_t_s not in self.plan.recycle_points:
-            points = ", ".join(f"T{p:+g} s" for p in self.plan.recycle_points) or "none"
+            points = ", ".join(t_text(p) for p in self.plan.recycle_points) or "none"
             raise CountdownError(
-                self.state, event, f"T{event.to_t_s:+g} s is not a recycle point ({points})"
+                self.state, event, f"{t_text(event.to_t_s)} is not a recycle point ({points})"
             )
         if event.to_t_s <= self.plan.start_t_s or event.to_t_s > self.t(now):
             raise CountdownError(
@@ -381,12 +395,36 @@ class Countdown:
         self._holds_done.add(stop)
         self.state = CountdownState.HOLDING
         self._hold_ends = now + hold.duration_s
-        self.hold_reason = f"built-in hold at T{stop:+g} s"
+        self.hold_reason = f"built-in hold at {t_text(stop)}"
         return [
             self._notice(
                 "countdown.hold", now, self.hold_reason, by="countdown", duration_s=hold.duration_s
             )
         ]
+
+    @property
+    def poll_stations(self) -> tuple[str, ...]:
+        """Who answers the poll now open (empty when none is, or its hold names nobody)."""
+        if self.state is not CountdownState.POLLING:
+            return ()
+        return next((h.poll for h in self.plan.holds if h.t_s == self._t_at_anchor), ())
+
+    def poll_answer_problem(self, go: bool, no_go: tuple[str, ...]) -> str | None:
+        """What is wrong with this answer to the open poll, if anything."""
+        if go:
+            return "a GO names no NO-GO stations" if no_go else None
+        stations = self.poll_stations
+        if not stations:
+            return None
+        if not no_go:
+            return f"a NO-GO names the stations that said it, of {', '.join(stations)}"
+        unknown = [name for name in no_go if name not in stations]
+        if unknown:
+            return (
+                f"not a station of this poll: {', '.join(unknown)} "
+                f"(the stations: {', '.join(stations)})"
+            )
+        return None
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -229,7 +229,12 @@ class _Compiler:
             if not start < at < 0:
                 self.fail(f"countdown.holds[{i}].at", f"a T-time between {spec.start} and T-0")
                 continue
-            holds.append(BuiltInHold(t_s=at, duration_s=parse_duration(hold.duration)))
+            if len(set(hold.poll)) != len(hold.poll) or not all(hold.poll):
+                self.fail(f"countdown.holds[{i}].poll", "each station named once")
+                continue
+            holds.append(
+                BuiltInHold(t_s=at, duration_s=parse_duration(hold.duration), poll=tuple(hold.poll))
+            )
         points = []
         for i, text in enumerate(spec.recycle_points):
             point = parse_t_time(text)

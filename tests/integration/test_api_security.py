@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from groundseg.api import ApiLimits
-from groundseg.config import PadDefinition
+from groundseg.config import PadDefinition, parse_pad
+from tests.conftest import PAD_FILE
 from tests.helpers import eventually
 from tests.integration.api_rig import ApiRig, operator_api, password
 from tests.services import make_certificates
@@ -250,3 +251,50 @@ async def test_the_api_serves_https_with_the_site_s_certificate(
         async with httpx.AsyncClient(base_url=plain) as cleartext:
             with pytest.raises(httpx.HTTPError):
                 await cleartext.get("/api/health")
+
+
+SHIPPED_HOLD = 'holds = [{ at = "T-40min", duration = "10min", poll = '
+EARLY_HOLD = 'holds = [{ at = "T-5h59min58s", duration = "1s", poll = '
+
+
+async def test_a_no_go_must_name_stations_of_the_poll_and_a_misnamed_one_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """The shipped pad's built-in hold, moved two seconds after the start: its poll lists
+    who answers; a NO-GO naming someone else is refused naming the field, and not audited."""
+    text = PAD_FILE.read_text()
+    assert SHIPPED_HOLD in text
+    early = parse_pad(text.replace(SHIPPED_HOLD, EARLY_HOLD), source=str(PAD_FILE))
+    async with operator_api(early, tmp_path) as rig, rig.as_user("director") as director:
+        await rig.launch.wait_fresh(within=15.0)
+        assert (await director.post("/api/countdown/start", json={})).status_code == 200
+
+        async def polling() -> bool:
+            return bool((await director.get("/api/state")).json()["state"] == "polling")
+
+        await eventually(polling, within=15.0, what="the built-in hold's poll")
+        state = (await director.get("/api/state")).json()
+        assert state["poll"] == ["director", "propellant", "weather", "range"]
+
+        misnamed = await director.post(
+            "/api/countdown/poll", json={"go": False, "no_go": ["weather", "pad"]}
+        )
+        assert misnamed.status_code == 422, misnamed.text
+        assert misnamed.json()["fields"] == [
+            "body.no_go: not a station of this poll: pad "
+            "(the stations: director, propellant, weather, range)"
+        ]
+        assert (await director.get("/api/state")).json()["state"] == "polling"
+
+        answered = await director.post(
+            "/api/countdown/poll", json={"go": False, "no_go": ["weather"]}
+        )
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["state"] == "holding"
+        assert answered.json()["hold_reason"] == "NO-GO: weather"
+        polls = [
+            r["details"]
+            for r in (await director.get("/api/audit?limit=50")).json()
+            if r["action"] == "countdown.poll"
+        ]
+        assert polls == [{"go": False, "no_go": ["weather"]}]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from groundseg.ingest.lines import LineBuilder
+from groundseg.ingest.service import IngestSettings
 from groundseg.ingest.sinks import InfluxV1Sink, InfluxV2Sink, SinkError
 from groundseg.quality import Quality
 from groundseg.telemetry.batch import SampleBatch
@@ -76,3 +79,20 @@ def test_victoriametrics_takes_the_v2_write_api_and_exports_every_sample(tmp_pat
             "NaN values are left out; their quality says why"
         )
         assert series["telemetry_wx.wind.m10.gust_quality"]["values"] == [2.0] * 10
+
+
+def test_parallel_writes_keep_their_connections(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The ingest writes several parts of a batch at once; each keeps a connection open
+    (urllib3 warns when it must drop one, having opened it for a single write)."""
+    lines = "\n".join(line for seq in range(200) for line in BUILDER.lines(batch(seq)))
+    with InfluxDB1.running(tmp_path / "influx") as influx:
+        sink = InfluxV1Sink(influx.url, influx.database)
+        with (
+            caplog.at_level(logging.WARNING, logger="urllib3"),
+            concurrent.futures.ThreadPoolExecutor(IngestSettings().parallel_writes * 2) as pool,
+        ):
+            for write in [pool.submit(sink.write, lines) for _ in range(40)]:
+                write.result()
+    assert [r.getMessage() for r in caplog.records if "pool is full" in r.getMessage()] == []

@@ -3,6 +3,8 @@ runs in microseconds, exactly as the runner would drive it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from groundseg.sequencer.countdown import (
@@ -89,6 +91,58 @@ def test_a_no_go_poll_holds_until_a_person_resumes() -> None:
     assert run_timers(countdown, until=now + 3 * HOURS - 1) == [], "nothing resumes by itself"
     countdown.handle(Resume(by="director"), now + 60)
     assert state(countdown) is CountdownState.COUNTING
+
+
+POLLED_PLAN = CountdownPlan(
+    start_t_s=-6 * HOURS,
+    holds=(BuiltInHold(t_s=-600.0, duration_s=900.0, poll=("director", "weather", "range")),),
+)
+
+
+def polling() -> Countdown:
+    countdown = Countdown(POLLED_PLAN)
+    countdown.handle(Start(window_close=10 * HOURS), 0.0)
+    run_timers(countdown, until=8 * HOURS)
+    assert state(countdown) is CountdownState.POLLING
+    return countdown
+
+
+def test_the_open_poll_names_its_stations_and_only_while_it_is_open() -> None:
+    countdown = Countdown(POLLED_PLAN)
+    countdown.handle(Start(window_close=10 * HOURS), 0.0)
+    seen = [countdown.poll_stations]
+    run_timers(countdown, until=8 * HOURS)
+    seen.append(countdown.poll_stations)
+    countdown.handle(Poll(go=True, by="director"), 6 * HOURS + 400)
+    seen.append(countdown.poll_stations)
+    assert seen == [(), ("director", "weather", "range"), ()]
+
+
+@pytest.mark.parametrize(
+    ("go", "no_go", "problem"),
+    [
+        (False, ("weather", "pad"), "not a station of this poll: pad (the stations: director"),
+        (False, (), "a NO-GO names the stations that said it, of director, weather, range"),
+        (True, ("weather",), "a GO names no NO-GO stations"),
+    ],
+)
+def test_a_poll_answer_that_misnames_its_stations_is_refused_and_changes_nothing(
+    go: bool, no_go: tuple[str, ...], problem: str
+) -> None:
+    countdown = polling()
+    with pytest.raises(CountdownError, match=re.escape(problem)):
+        countdown.handle(Poll(go=go, by="director", no_go=no_go), 6 * HOURS + 400)
+    assert state(countdown) is CountdownState.POLLING
+    assert countdown.hold_reason == "built-in hold at T-00:10:00"
+
+
+def test_a_no_go_from_declared_stations_holds_and_names_them() -> None:
+    countdown = polling()
+    notices = countdown.handle(
+        Poll(go=False, by="director", no_go=("weather", "range")), 6 * HOURS + 400
+    )
+    assert state(countdown) is CountdownState.HOLDING
+    assert notices[0].message == "NO-GO: weather, range"
 
 
 def test_an_unplanned_hold_stands_until_resumed() -> None:
@@ -206,6 +260,7 @@ def test_a_start_after_the_window_is_refused() -> None:
         (lambda: CountdownPlan(start_t_s=10.0), "must start before T-0"),
         (lambda: BuiltInHold(t_s=5.0, duration_s=60.0), "before T-0"),
         (lambda: BuiltInHold(t_s=-5.0, duration_s=0.0), "duration must be positive"),
+        (lambda: BuiltInHold(t_s=-5.0, duration_s=1.0, poll=("a", "a")), "named once"),
         (
             lambda: CountdownPlan(
                 start_t_s=-100.0, holds=(BuiltInHold(t_s=-200.0, duration_s=1.0),)

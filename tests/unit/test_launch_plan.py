@@ -81,6 +81,7 @@ def test_a_valid_launch_section_compiles_with_its_times_in_seconds() -> None:
     plan = compiled(LAUNCH)
     assert plan.countdown.start_t_s == -3600.0
     assert plan.countdown.holds[0].t_s == -1200.0
+    assert plan.countdown.holds[0].poll == ("director",)
     assert plan.countdown.recycle_points == (-600.0,)
     assert plan.window_s == 1800.0
     load = plan.steps[0]
@@ -176,6 +177,11 @@ def test_a_waiting_step_needs_a_deadline() -> None:
 def test_duplicate_ids_are_refused() -> None:
     doubled = LAUNCH + '\n[[phases]]\nid = "loading"\n'
     assert any("duplicate id 'loading'" in p for p in problems(doubled))
+
+
+def test_a_poll_naming_a_station_twice_is_refused_at_its_key() -> None:
+    doubled = LAUNCH.replace('poll = ["director"]', 'poll = ["director", "director"]')
+    assert "countdown.holds[0].poll: each station named once" in problems(doubled)
 
 
 def test_a_pad_without_a_launch_section_compiles_to_an_empty_plan() -> None:

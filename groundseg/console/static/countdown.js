@@ -83,6 +83,7 @@ export class CountdownControls {
 
   async act(action) {
     const pad = this.store.pad;
+    const stations = this.store.state?.poll ?? [];
     let path = action;
     let body = {};
     let values;
@@ -127,24 +128,32 @@ export class CountdownControls {
         if (!values) return;
         body = { reason: values.reason };
         break;
-      case "go":
-        if (!(await confirmAction({ title: "Poll: GO", lines: ["Every station is GO: the count resumes."], request: () => `POST /api/countdown/poll\n${JSON.stringify({ go: true, no_go: [] })}`, yes: "GO" }))) return;
+      case "go": {
+        const every = stations.length ? `Every station is GO (${stations.join(", ")})` : "Every station is GO";
+        if (!(await confirmAction({ title: "Poll: GO", lines: [`${every}: the count resumes.`], request: () => `POST /api/countdown/poll\n${JSON.stringify({ go: true, no_go: [] })}`, yes: "GO" }))) return;
         path = "poll";
         body = { go: true, no_go: [] };
         break;
-      case "no-go":
+      }
+      case "no-go": {
+        // The hold's declared stations as boxes to tick; free text only for a hold that names none.
+        const field = stations.length
+          ? { name: "stations", type: "checks", label: "NO-GO stations", options: stations.map((s) => ({ value: s, label: s })), required: true }
+          : { name: "stations", label: "NO-GO stations (comma separated)", required: true, placeholder: "weather, range" };
+        const noGo = (v) => (stations.length ? v.stations : splitList(v.stations));
         values = await confirmAction({
           title: "Poll: NO-GO",
           lines: ["The count stays holding."],
-          fields: [{ name: "stations", label: "NO-GO stations (comma separated)", required: true, placeholder: "weather, range" }],
-          request: (v) => `POST /api/countdown/poll\n${JSON.stringify({ go: false, no_go: splitList(v.stations) })}`,
+          fields: [field],
+          request: (v) => `POST /api/countdown/poll\n${JSON.stringify({ go: false, no_go: noGo(v) })}`,
           yes: "NO-GO",
           danger: true,
         });
         if (!values) return;
         path = "poll";
-        body = { go: false, no_go: splitList(values.stations) };
+        body = { go: false, no_go: noGo(values) };
         break;
+      }
       default:
         return;
     }

@@ -18,7 +18,8 @@ let pending = null; // {resolve} of the confirmation on screen
  * @param {string} options.title
  * @param {string[]} [options.lines] plain sentences shown above the request
  * @param {(values: object) => string} [options.request] the exact request, redrawn as fields change
- * @param {object[]} [options.fields] {name, id, label, type: "text"|"number"|"select", value, options, min, max, required}
+ * @param {object[]} [options.fields] {name, id, label, type: "text"|"number"|"select"|"checks", value, options, min, max, required}
+ *   ("checks": a box per option, its value the list of those ticked)
  * @param {string} [options.typed] a word the user must type to confirm (ABORT)
  * @param {string} [options.yes] label of the confirm button
  * @param {boolean} [options.danger]
@@ -34,6 +35,13 @@ export function confirmAction(options) {
   const inputs = new Map();
   const fieldNodes = fields.map((field) => {
     let input;
+    if (field.type === "checks") {
+      const boxes = field.options.map((o) => el("input", { type: "checkbox", name: field.name, value: o.value }));
+      input = el("div", { class: "confirm-checks", id: field.id }, field.options.map((o, i) => el("label", {}, boxes[i], o.label)));
+      input.ticked = () => boxes.filter((box) => box.checked).map((box) => box.value);
+      inputs.set(field.name, { input, field });
+      return el("div", { class: "confirm-field" }, el("span", {}, field.label), input);
+    }
     if (field.type === "select") {
       input = el("select", { name: field.name, id: field.id }, field.options.map((o) => el("option", { value: o.value }, o.label)));
       if (field.value !== undefined) input.value = String(field.value);
@@ -64,7 +72,8 @@ export function confirmAction(options) {
   const values = () => {
     const out = {};
     for (const [name, { input, field }] of inputs) {
-      out[name] = field.type === "number" ? (input.value === "" ? null : Number(input.value)) : input.value.trim();
+      if (field.type === "checks") out[name] = input.ticked();
+      else out[name] = field.type === "number" ? (input.value === "" ? null : Number(input.value)) : input.value.trim();
     }
     return out;
   };
@@ -85,6 +94,10 @@ export function confirmAction(options) {
 
   const validate = () => {
     for (const { input, field } of inputs.values()) {
+      if (field.type === "checks") {
+        if (field.required && input.ticked().length === 0) return `${field.label}: tick at least one`;
+        continue;
+      }
       const v = input.value.trim();
       if (field.required && v === "") return `${field.label}: required`;
       if (field.type === "number" && v !== "") {

@@ -106,7 +106,8 @@ export class Header {
     n.state.textContent = label(state.state);
     n.state.dataset.state = state.state || "";
     document.body.dataset.countState = state.state || "";
-    const reason = state.hold_reason || "";
+    const stations = state.state === "polling" && state.poll && state.poll.length ? `GO/NO-GO poll: ${state.poll.join(", ")}` : "";
+    const reason = [state.hold_reason || "", stations].filter(Boolean).join(" · ");
     n.reason.textContent = reason && (state.state === "holding" || state.state === "polling") ? reason : "";
     n.reason.title = n.reason.textContent;
     n.phase.textContent = state.phase ? label(state.phase) : "-";
