@@ -43,6 +43,9 @@ class Discrepancy:
     """When the command last changed, or the switches last stopped agreeing with it (the
     window started then)."""
     reason: str
+    active: bool = True
+    """False: a valve reported before shows its commanded position again (the alarm's
+    condition clears; the operators still acknowledge it)."""
 
 
 @dataclass(slots=True)
@@ -55,6 +58,9 @@ class _Watch:
     commanded: bool | None = None
     since_ns: int = 0
     reported: bool = False
+    """Reported for the current window."""
+    alarmed: bool = False
+    """Reported, and not yet seen in its commanded position again."""
     agrees: bool = False
 
 
@@ -80,7 +86,8 @@ class DiscrepancyMonitor:
         return [c for w in self._watches for c in (w.command, w.open_switch, w.closed_switch)]
 
     def check(self, inputs: ConditionInputs, now_ns: int) -> list[Discrepancy]:
-        """New discrepancies (each reported once until the valve agrees again)."""
+        """New discrepancies (each reported once until the valve agrees again), and the
+        valves reported before that agree again (`active` False)."""
         found = []
         for watch in self._watches:
             commanded = trusted_value(inputs, watch.command)
@@ -97,13 +104,25 @@ class DiscrepancyMonitor:
                 # switches read before the command's readback), not from an old command.
                 watch.since_ns = max(watch.since_ns, now_ns)
             watch.agrees = agrees is True
+            position = "open" if is_open else "closed"
             if agrees:
                 watch.reported = False
+                if watch.alarmed:
+                    watch.alarmed = False
+                    found.append(
+                        Discrepancy(
+                            valve=watch.valve.id,
+                            commanded=position,
+                            since_ns=now_ns,
+                            reason=f"{position} as commanded, confirmed by its limit switches",
+                            active=False,
+                        )
+                    )
                 continue
             if watch.reported or now_ns - watch.since_ns < watch.window_ns:
                 continue
             watch.reported = True
-            position = "open" if is_open else "closed"
+            watch.alarmed = True
             found.append(
                 Discrepancy(
                     valve=watch.valve.id,

@@ -370,7 +370,7 @@ class Monitor:
         return [
             Finding(
                 rule=f"discrepancy.{d.valve}",
-                active=True,
+                active=d.active,
                 reaction="hold",
                 severity="alarm",
                 message=f"{d.valve}: {d.reason}",

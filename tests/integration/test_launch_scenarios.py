@@ -178,6 +178,17 @@ async def test_a_stuck_valve_times_out_and_holds_the_count(
         await launch.wait_state(CountdownState.HOLDING, within=2.0)
         assert valve_command in launch.sequencer.countdown.hold_reason
         assert timeout.severity.value == "alarm"
+        rule = f"discrepancy.{valve}"
+        await launch.wait_event(
+            "alarm.raised", within=10.0, where=lambda e: e.fields.get("alarm") == rule
+        )
+        # Freed, the valve goes where it was commanded: the alarm's condition clears on the
+        # board (the count stays holding: resuming is a person's decision).
+        await sim.clear(f"stuck_valve:{valve}")
+        await launch.wait_event(
+            "alarm.cleared", within=10.0, where=lambda e: e.fields.get("alarm") == rule
+        )
+        assert launch.state is CountdownState.HOLDING
 
 
 async def test_link_lost_to_the_plc_holds_within_a_second_and_nothing_is_written(

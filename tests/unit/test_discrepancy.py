@@ -58,6 +58,30 @@ def test_a_stuck_valve_is_a_discrepancy_once_its_window_runs_out(pad: PadDefinit
     assert rig.check(T + rig.window_ns + SECOND) == [], "reported once"
 
 
+def test_a_reported_valve_that_reaches_its_position_clears_once_and_can_be_reported_again(
+    pad: PadDefinition,
+) -> None:
+    rig = Rig(pad)
+    rig.position(command=1, open_ls=0, closed_ls=1, at=T)
+    assert [d.active for d in rig.monitor.check(rig.latest, T + rig.window_ns)] == [True]
+    rig.position(command=1, open_ls=1, closed_ls=0, at=T + 2 * rig.window_ns)  # got there
+    (cleared,) = rig.monitor.check(rig.latest, T + 2 * rig.window_ns)
+    assert not cleared.active
+    assert cleared.reason == "open as commanded, confirmed by its limit switches"
+    assert rig.check(T + 3 * rig.window_ns) == [], "cleared once"
+    rig.set("open_ls", 0, T + 4 * rig.window_ns)  # and left again
+    rig.check(T + 4 * rig.window_ns)
+    assert [d.active for d in rig.monitor.check(rig.latest, T + 5 * rig.window_ns)] == [True]
+
+
+def test_a_valve_that_was_never_reported_clears_nothing(pad: PadDefinition) -> None:
+    rig = Rig(pad)
+    rig.position(command=1, open_ls=0, closed_ls=1, at=T)
+    assert rig.check(T + rig.window_ns // 2) == []
+    rig.position(command=1, open_ls=1, closed_ls=0, at=T + rig.window_ns // 2)
+    assert rig.check(T + rig.window_ns // 2) == []
+
+
 def test_a_valve_that_leaves_its_position_later_is_a_discrepancy(pad: PadDefinition) -> None:
     rig = Rig(pad)
     rig.position(command=1, open_ls=1, closed_ls=0, at=T)
