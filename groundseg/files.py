@@ -6,13 +6,23 @@ import contextlib
 import os
 from pathlib import Path
 
-__all__ = ["replace_file"]
+__all__ = ["make_durable", "replace_file"]
 
 
-def replace_file(path: Path, text: str, *, mode: int | None = None, group: int = -1) -> None:
+def replace_file(
+    path: Path,
+    text: str,
+    *,
+    mode: int | None = None,
+    group: int = -1,
+    durable: bool = False,
+) -> None:
     """Write `text` to a temporary beside `path`, then rename it over `path`; OSError (a full
     disk, say) leaves `path` as it was and no temporary behind. `mode` and `group` are set
-    on the temporary, so the file is never readable by more than they allow."""
+    on the temporary, so the file is never readable by more than they allow.
+
+    The rename survives a crash of the process; `durable` also has the text and the rename
+    on the disk before returning, so they survive a power cut (a few milliseconds more)."""
     temporary = path.with_name(path.name + ".tmp")
     try:
         if mode is not None:
@@ -22,8 +32,27 @@ def replace_file(path: Path, text: str, *, mode: int | None = None, group: int =
         if group != -1:
             os.chown(temporary, -1, group)
         temporary.write_text(text)
+        if durable:
+            _fsync(temporary)
         os.replace(temporary, path)
+        if durable:
+            _fsync(path.parent)
     except OSError:
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise
+
+
+def make_durable(path: Path) -> None:
+    """Put a file already replaced (`replace_file`) on the disk with its directory entry:
+    for a caller that cannot wait for the disk when it replaces it."""
+    _fsync(path)
+    _fsync(path.parent)
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

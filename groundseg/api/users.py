@@ -134,7 +134,10 @@ class UserStore:
                 for a in sorted(self._accounts.values(), key=lambda a: a.name)
             ]
         }
-        replace_file(path, json.dumps(document, indent=2) + "\n", mode=mode, group=group)
+        # Accounts lost to a power cut would lock the operators out of the console.
+        replace_file(
+            path, json.dumps(document, indent=2) + "\n", mode=mode, group=group, durable=True
+        )
 
     def add(self, name: str, password: str, roles: Iterable[Role]) -> Account:
         """Add or replace an account."""

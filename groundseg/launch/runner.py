@@ -32,7 +32,7 @@ from groundseg.cancellation import raise_if_cancelling
 from groundseg.clock import Clock
 from groundseg.config import PadDefinition
 from groundseg.errors import GroundsegError
-from groundseg.files import replace_file
+from groundseg.files import make_durable, replace_file
 from groundseg.gate.gate import CommandGate
 from groundseg.rules.alarms import AlarmBoard, AlarmChange
 from groundseg.rules.conditions import trusted_value
@@ -99,6 +99,8 @@ class LaunchRunner:
         self._tasks: asyncio.TaskGroup | None = None
         self._context: tuple[str | None, bool] = (None, False)
         self._last_saved: float = 0.0
+        self._flush_wanted = False
+        self._flushing = False
         self.reconciled = True
         """False after a restart until the valves' positions are read back and any
         in-flight command is settled."""
@@ -369,6 +371,30 @@ class LaunchRunner:
             replace_file(self.state_file, json.dumps(snapshot, sort_keys=True))
         except OSError as exc:
             log.error("sequencer state not saved", reason=exc.strerror or str(exc))
+            return
+        self._flush_wanted = True
+        if self._flushing or self._tasks is None:
+            return
+        flush = self._flush()
+        try:
+            self._tasks.create_task(flush, name="sequencer-state-flush")
+        except RuntimeError:
+            flush.close()  # stopping: the state is replaced, only not flushed
+        else:
+            self._flushing = True
+
+    async def _flush(self) -> None:
+        """Put the saved state on the disk, off the loop: a power cut then restarts from it,
+        and a hold's commands never wait for the disk."""
+        try:
+            while self._flush_wanted:
+                self._flush_wanted = False
+                try:
+                    await asyncio.to_thread(make_durable, self.state_file)
+                except OSError as exc:
+                    log.error("sequencer state not flushed", reason=exc.strerror or str(exc))
+        finally:
+            self._flushing = False
 
     def _load(self) -> SequencerSnapshot | None:
         try:

@@ -4,15 +4,18 @@ what is done, what the pad does, what the count must do, within what time."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import groundseg.files
 from groundseg.clock import ScaledClock, SystemClock
 from groundseg.config import PadDefinition, load_pad
 from groundseg.errors import InterlockVetoed
 from groundseg.gate.authority import Role, User
+from groundseg.launch import runner as runner_module
 from groundseg.quality import USABLE
 from groundseg.sequencer.countdown import (
     Abort,
@@ -373,3 +376,29 @@ async def test_a_wall_clock_jump_changes_nothing(
         assert launch.first("countdown.hold") is None  # (the wall-clock test)
         assert launch.first("alarm.raised") is None
         assert launch.t() - t_before == pytest.approx(clock.monotonic() - real_before, abs=0.2)
+
+
+async def test_the_saved_count_is_put_on_the_disk_off_the_event_loop(
+    pad: PadDefinition, sim: SimulatedPad, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power cut restarts from the saved count; the flush runs in a worker thread, so a
+    hold's commands never wait for the disk."""
+    flushed: list[tuple[Path, bool]] = []
+    real = groundseg.files.make_durable
+
+    def recording(path: Path) -> None:
+        flushed.append((path, threading.current_thread() is threading.main_thread()))
+        real(path)
+
+    monkeypatch.setattr(runner_module, "make_durable", recording)
+    async with launch_controller(pad, sim.endpoints, tmp_path) as launch:
+        await launch.wait_fresh()
+        launch.runner.request(StartCount(by="test"))
+        state_file = launch.runner.state_file
+        await eventually(
+            lambda: any(path == state_file for path, _ in flushed),
+            within=5.0,
+            what="the saved count flushed",
+        )
+    assert {on_loop for _, on_loop in flushed} == {False}
+    assert json.loads(state_file.read_text())["countdown"] == "counting"
