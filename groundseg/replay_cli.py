@@ -101,6 +101,15 @@ def add_replay_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     )
     again.add_argument("--json", action="store_true", help="one JSON object per decision")
     again.add_argument(
+        "--warm-up",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="from mid-record, the rules first read this much of the record before --from"
+        " (or --at-t) without reporting it, so they start as the controller stood: latest"
+        " values, votes, persistence, redlines already acting (default 600)",
+    )
+    again.add_argument(
         "--monitors-only",
         action="store_true",
         help="the monitors alone, in the recorded context (default: the monitors and the"
@@ -250,32 +259,41 @@ def _rerun(args: argparse.Namespace) -> int:
     flown = load_pad(args.pad)
     changed = load_pad(args.changed) if args.changed is not None else None
     start, end = _range(args, lambda: _journal_events(args.journal))
+    if args.warm_up < 0:
+        raise ConfigError("--warm-up", [ConfigProblem(key="", expected="seconds, 0 or more")])
     reader = JournalReader(args.journal)
     names = reader.channel_names()
     # Every event up to the end: a re-run from mid-count starts in its context.
     events = [e for _, e in reader.events(end_ns=end)]
     contexts = contexts_from_events(events)
-    total = reader.sample_count(start_ns=start, end_ns=end)
+    # From mid-record the rules read the record before --from first, silently: started
+    # empty they would see every channel unknown, then trip anew what was already acting.
+    warm = None if start is None else start - round(args.warm_up * 1e9)
+    total = reader.sample_count(start_ns=warm, end_ns=end)
     try:
         show = _Progress("samples", total * (2 if changed else 1))
         done = [0]
 
         def batches() -> Iterator[SampleBatch]:
-            for _, batch in reader.samples(start_ns=start, end_ns=end):
+            for _, batch in reader.samples(start_ns=warm, end_ns=end):
                 done[0] += len(batch)
                 show(done[0])
                 yield batch
 
         def runs() -> Iterator[SampleRun]:
-            for run in reader.runs(start_ns=start, end_ns=end):
+            for run in reader.runs(start_ns=warm, end_ns=end):
                 done[0] += run.samples
                 show(done[0])
                 yield run
 
         def decide(pad: PadDefinition) -> list[Decision]:
             if args.monitors_only:
-                return rerun(pad, names, runs(), contexts, stale_periods=args.stale_periods)
-            return resequence(pad, names, batches(), events, stale_periods=args.stale_periods)
+                decided = rerun(pad, names, runs(), contexts, stale_periods=args.stale_periods)
+            else:
+                decided = resequence(
+                    pad, names, batches(), events, stale_periods=args.stale_periods
+                )
+            return [d for d in decided if start is None or d.time_ns >= start]
 
         decided = decide(flown)
         other = decide(changed) if changed is not None else None

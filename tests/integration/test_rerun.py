@@ -3,6 +3,7 @@ and a changed limit changes exactly the decisions it should."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import subprocess
@@ -154,3 +155,32 @@ def test_a_raised_limit_takes_the_hold_and_the_vent_out_of_the_automation(
     assert sorted(gone) == sorted(
         [(RULE, True), ("command", True), ("countdown.hold", True), (RULE, False)]
     ), gone
+
+
+def test_a_rerun_from_mid_record_starts_as_the_controller_stood(recording: Recording) -> None:
+    """From between the redline's trip and its clear: the rules read the record before
+    first, so the re-run shows the clear, no second trip, and no start-up noise."""
+    raised = next(
+        e for e in recording.events if e.kind == "alarm.raised" and e.fields["alarm"] == RULE
+    )
+    cleared = next(
+        e for e in recording.events if e.kind == "alarm.cleared" and e.fields["alarm"] == RULE
+    )
+    middle = (raised.time_ns + cleared.time_ns) // 2
+    assert cleared.time_ns - raised.time_ns > 200_000_000, "two samples apart, at least"
+    start = datetime.datetime.fromtimestamp(middle / 1e9, tz=datetime.UTC).isoformat()
+    shown = subprocess.run(
+        [
+            sys.executable, "-m", "groundseg", "rerun",
+            "--journal", str(recording.journal),
+            "--pad", str(recording.pad.source),
+            "--from", start,
+            "--monitors-only",
+            "--json",
+        ],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    lines = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert min(d["time_ns"] for d in lines) >= middle
+    assert [(d["rule"], d["active"]) for d in lines if d["rule"] == RULE] == [(RULE, False)]
+    assert [d for d in lines if d["rule"].startswith("vote.") and not d["active"]] == []
