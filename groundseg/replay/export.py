@@ -141,7 +141,9 @@ def _table(
         [
             pa.array(times, type=pa.int64()).cast(SCHEMA.field("time").type),
             pa.DictionaryArray.from_arrays(pa.array(channel), dictionary),
-            pa.array(value),
+            # No reading (a device error, a channel never read) is null: an empty CSV cell,
+            # a Parquet null, not the text "nan"; the quality says why.
+            pa.array(value, from_pandas=True),
             pa.DictionaryArray.from_arrays(pa.array(quality), QUALITY_NAMES),
             pa.array(sources, type=pa.string()),
         ],

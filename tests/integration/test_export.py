@@ -15,18 +15,23 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from groundseg.clock import ManualClock
 from groundseg.errors import ConfigError
 from groundseg.journal.reader import JournalReader
+from groundseg.journal.writer import JournalSettings, JournalWriter
 from groundseg.quality import Quality
 from groundseg.replay.export import export_samples
+from groundseg.telemetry.batch import SampleBatch
 from tests.integration.recording import Recording
 
 CHANNELS = ["ker.s1.ullage_pressure.*", "umb.bus.voltage"]
 
 
-def number(value: float | str) -> float | None:
-    """A value to compare: None for not a number (a channel stale before its first reading
-    is journaled as NaN, STALE; NaN equals nothing, itself included)."""
+def number(value: float | str | None) -> float | None:
+    """A value to compare: None for no reading (journaled as NaN, exported empty or null;
+    NaN equals nothing, itself included)."""
+    if value is None or value == "":
+        return None
     number = float(value)
     return None if math.isnan(number) else number
 
@@ -156,3 +161,32 @@ def test_an_export_can_start_at_a_t_time(recording: Recording, tmp_path: Path) -
     )  # fmt: skip
     assert refused.returncode == 2
     assert "a T-time the recorded clock read while running" in refused.stderr
+
+
+def test_a_sample_without_a_reading_is_an_empty_cell_and_a_null(tmp_path: Path) -> None:
+    """Journaled as NaN with its quality; exported as no value (not the text "nan")."""
+    journal = JournalWriter(
+        JournalSettings(directory=tmp_path / "journal"),
+        pad="testpad",
+        channels=["plc.watchdog", "umb.bus.voltage"],
+        sources=["plc"],
+        clock=ManualClock(),
+    )
+    journal.open()
+    journal.append(
+        SampleBatch.at(
+            source="plc",
+            seq=0,
+            time_ns=1_800_000_000_000_000_000,
+            channel=np.array([0, 1], dtype=np.uint32),
+            value=np.array([7.0, np.nan]),
+            quality=np.array([Quality.GOOD, Quality.INVALID], dtype=np.uint8),
+        )
+    )
+    journal.close()
+    export_samples(tmp_path / "journal", tmp_path / "out.csv")
+    with (tmp_path / "out.csv").open(newline="") as handle:
+        cells = [(r["channel"], r["value"], r["quality"]) for r in csv.DictReader(handle)]
+    assert cells == [("plc.watchdog", "7", "GOOD"), ("umb.bus.voltage", "", "INVALID")]
+    export_samples(tmp_path / "journal", tmp_path / "out.parquet", file_format="parquet")
+    assert pq.read_table(tmp_path / "out.parquet").column("value").to_pylist() == [7.0, None]
