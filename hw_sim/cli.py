@@ -145,7 +145,7 @@ async def _execute(sim: SimulatedPad, command: str, argument: str) -> dict[str, 
             sim.resume()
             return {"ok": True, "paused": False}
         case "speed":
-            sim.clock.set_speed(float(argument))
+            sim.set_speed(float(argument))
             return {"ok": True, "speed": sim.clock.speed}
         case "signal":
             return {"ok": True, "value": sim.signal(argument)}

@@ -255,6 +255,13 @@ class SimulatedPad:
         self.refresh(force=True)
         return float(self.plant.values()[self.plant.signals.index(name)])
 
+    def set_speed(self, speed: float) -> None:
+        """Run the plant `speed` times real time from now on, with the physics step for that
+        speed (a bench that speeds up keeps the plant's CPU cost; one that slows down gets
+        the finer step back)."""
+        self.clock.set_speed(speed)
+        self.plant.max_step_s = step_for_speed(speed)
+
     def pause(self) -> None:
         """Freeze the plant and every reading, e.g. to compare two clients' reads exactly."""
         self.refresh(force=True)

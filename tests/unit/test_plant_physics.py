@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from hw_sim.plant.model import LOX, VALVES, PadPlant
+from groundseg.config import PadDefinition
+from hw_sim.pad import SimulatedPad
+from hw_sim.plant.model import LOX, VALVES, PadPlant, step_for_speed
 from hw_sim.plant.propellant import ATMOSPHERE_BAR
 from hw_sim.plant.signals import UnknownSignalError
 from hw_sim.plant.umbilical import (
@@ -425,3 +427,16 @@ def test_same_seed_gives_the_same_plant() -> None:
 
 def test_different_seeds_give_different_weather() -> None:
     assert not np.array_equal(run(5), run(6))
+
+
+def test_a_speed_change_takes_the_physics_step_for_the_new_speed(pad: PadDefinition) -> None:
+    """A bench slowing down for the terminal count gets the fine step back; speeding up,
+    the coarse one (the plant's CPU cost stays the same)."""
+    sim = SimulatedPad(pad, speed=600.0)
+    assert sim.plant.max_step_s == step_for_speed(600.0)
+    sim.set_speed(1.0)
+    assert (sim.clock.speed, sim.plant.max_step_s) == (1.0, step_for_speed(1.0))
+    assert step_for_speed(1.0) < step_for_speed(600.0)
+    with pytest.raises(ValueError, match="positive"):
+        sim.set_speed(0.0)
+    assert (sim.clock.speed, sim.plant.max_step_s) == (1.0, step_for_speed(1.0))
