@@ -31,9 +31,11 @@ def replace_file(
             os.chmod(temporary, mode)  # the umask may have taken bits off
         if group != -1:
             os.chown(temporary, -1, group)
-        temporary.write_text(text)
-        if durable:
-            _fsync(temporary)
+        with temporary.open("w") as out:
+            out.write(text)
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         os.replace(temporary, path)
         if durable:
             _fsync(path.parent)

@@ -24,7 +24,7 @@ from influxdb_client.rest import ApiException
 
 from groundseg.errors import GroundsegError
 
-__all__ = ["CONNECTIONS", "InfluxV1Sink", "InfluxV2Sink", "Sink", "SinkError"]
+__all__ = ["InfluxV1Sink", "InfluxV2Sink", "Sink", "SinkError"]
 
 CONNECTIONS = 8
 """Connections a sink keeps open: the ingest writes `parallel_writes` parts of a batch at
