@@ -17,6 +17,7 @@ from groundseg.errors import InterlockVetoed
 from groundseg.gate.authority import Role, User
 from groundseg.launch import runner as runner_module
 from groundseg.quality import USABLE
+from groundseg.rules.discrepancy import stale_after_ns
 from groundseg.sequencer.countdown import (
     Abort,
     CountdownError,
@@ -28,6 +29,7 @@ from groundseg.sequencer.machine import StartCount
 from groundseg.sequencer.plan import Redline, compile_plan
 from groundseg.telemetry.batch import SampleBatch
 from groundseg.telemetry.bus import Overflow
+from groundseg.telemetry.latest import LatestValues
 from hw_sim.pad import SimulatedPad
 from tests.conftest import PAD_FILE
 from tests.helpers import eventually
@@ -109,6 +111,8 @@ async def test_ullage_over_its_redline_trips_on_the_third_sample_then_holds_and_
             "over", capacity=10_000, overflow=Overflow.FAULT, events=False
         )
         group = np.array(vote.group.channels)
+        latest = LatestValues(len(pad.channels))
+        stale_after = stale_after_ns(pad)
 
         async def samples_over(count: int) -> int:
             """Hold the transmitters over the limit for about `count` voted samples; the
@@ -116,15 +120,19 @@ async def test_ullage_over_its_redline_trips_on_the_third_sample_then_holds_and_
             run = longest = 0
 
             def voted_over() -> None:
+                """As the monitor votes: over the members' latest values, at every batch
+                that brings a new measurement of one of them (a batch whose other block
+                read timed out still does)."""
                 nonlocal run, longest
                 while (item := seen.get_nowait()) is not None:
-                    if not isinstance(item, SampleBatch) or not np.isin(group, item.channel).all():
+                    if not isinstance(item, SampleBatch):
                         continue
-                    measured = np.isin(item.channel, group) & USABLE[item.quality]
-                    if not measured.any():
-                        continue  # all stale or invalid: no new voted sample (see Monitor)
-                    over = item.value[measured] > limit
-                    run = run + 1 if np.count_nonzero(over) >= 2 else 0
+                    latest.update(item)
+                    if not (np.isin(item.channel, group) & USABLE[item.quality]).any():
+                        continue  # no new measurement of a member: no voted sample
+                    now_ns = int(item.time_ns.max())
+                    voted = vote.group.vote(latest, now_ns, stale_after).value
+                    run = run + 1 if voted is not None and voted > limit else 0
                     longest = max(longest, run)
 
             def reached() -> bool:
